@@ -1,0 +1,86 @@
+// Command webhook receives Stripe webhooks, verifies them, and stores each
+// event in JetStream before it answers. Configuration: see README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/vpnbill/vpnbill/internal/billing"
+	"github.com/vpnbill/vpnbill/internal/envconfig"
+	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/ingest"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "webhook:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := envconfig.LoadWebhook()
+	if err != nil {
+		return err
+	}
+	log, err := cfg.Logger()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	verifier, err := billing.NewVerifier(billing.ParseSecrets(cfg.StripeWebhookSecret), 0)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("vpnbill-webhook"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	// The endpoint serves even while NATS is away (answering 503, so Stripe
+	// retries); the streams are declared as soon as it is reachable.
+	go declare(ctx, js, events.Config{Replicas: cfg.Replicas}, log)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("webhook listening", zap.String("addr", ln.Addr().String()))
+	h := ingest.New(ingest.Config{}, verifier, nc, js, log)
+	if err := ingest.Serve(ctx, ingest.NewServer(cfg.Addr, h), ln, 25*time.Second); err != nil {
+		return err
+	}
+	return nc.Drain()
+}
+
+func declare(ctx context.Context, js jetstream.JetStream, cfg events.Config, log *zap.Logger) {
+	for delay := time.Second; ; delay = min(delay*2, time.Minute) {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := events.Setup(sctx, js, cfg)
+		cancel()
+		if err == nil {
+			return
+		}
+		log.Warn("streams not declared yet", zap.Error(err), zap.Duration("retry_in", delay))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+}

@@ -1,0 +1,74 @@
+// Command worker turns stored Stripe events into VPN accounts at the
+// providers and emails the customers. Configuration: see README.md.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vpnbill/vpnbill/internal/billing"
+	"github.com/vpnbill/vpnbill/internal/envconfig"
+	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/notify"
+	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
+	"github.com/vpnbill/vpnbill/internal/provisioning"
+	"github.com/vpnbill/vpnbill/internal/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := envconfig.LoadWorker()
+	if err != nil {
+		return err
+	}
+	log, err := cfg.Logger()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	plans, err := billing.LoadCatalog(cfg.PlansFile)
+	if err != nil {
+		return err
+	}
+	key, err := provisioning.ParseKey(cfg.CredentialsKey)
+	if err != nil {
+		return fmt.Errorf("CREDENTIALS_KEY: %w", err)
+	}
+	nc, err := nats.Connect(cfg.NATSURL, nats.Name("vpnbill-worker"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	wc := worker.Config{
+		Events:         events.Config{Replicas: cfg.Replicas},
+		Consumer:       events.ConsumerConfig{Concurrency: cfg.Concurrency},
+		Plans:          plans,
+		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
+		CredentialsKey: key,
+	}
+	if cfg.PureVPNURL != "" {
+		wc.PureVPN = purevpn.Config{URL: cfg.PureVPNURL, User: cfg.PureVPNUser, Password: cfg.PureVPNPassword}
+	}
+	if err := worker.Run(ctx, js, wc, log); err != nil {
+		return err
+	}
+	return nc.Drain()
+}

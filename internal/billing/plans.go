@@ -1,0 +1,139 @@
+package billing
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Plan is one product a customer can buy, as the plans file declares it.
+type Plan struct {
+	// ID names the plan; checkout metadata "plan" may carry it.
+	ID string `yaml:"id"`
+	// Name is shown to the customer.
+	Name string `yaml:"name"`
+	// StripePrices are the Stripe price ids or lookup keys that buy this plan.
+	StripePrices []string `yaml:"stripe_prices"`
+	// Provider is "purevpn" or "vpnki".
+	Provider string `yaml:"provider"`
+	// PackageType is the PureVPN package: STANDARD, SSTP or HIGH-BW. Default STANDARD.
+	PackageType string `yaml:"package_type"`
+	// PeriodDays is the PureVPN period, and the term of a one-off order on
+	// either provider: 30, 60, 90, 180 or 365. Default 30.
+	PeriodDays int `yaml:"period_days"`
+}
+
+// Catalog maps plan ids and Stripe prices to plans.
+type Catalog struct {
+	plans   []Plan
+	byID    map[string]*Plan
+	byPrice map[string]*Plan
+}
+
+var planID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// LoadCatalog reads a plans file.
+func LoadCatalog(path string) (*Catalog, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("plans file: %w", err)
+	}
+	c, err := ParseCatalog(data)
+	if err != nil {
+		return nil, fmt.Errorf("plans file %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseCatalog parses and validates plans-file YAML; unknown fields are errors.
+func ParseCatalog(data []byte) (*Catalog, error) {
+	var doc struct {
+		Plans []Plan `yaml:"plans"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	return NewCatalog(doc.Plans)
+}
+
+// NewCatalog validates plans and indexes them.
+func NewCatalog(plans []Plan) (*Catalog, error) {
+	c := &Catalog{byID: map[string]*Plan{}, byPrice: map[string]*Plan{}}
+	var errs []error
+	if len(plans) == 0 {
+		errs = append(errs, errors.New("no plans"))
+	}
+	c.plans = make([]Plan, len(plans))
+	copy(c.plans, plans)
+	for i := range c.plans {
+		p := &c.plans[i]
+		if p.PackageType == "" {
+			p.PackageType = "STANDARD"
+		}
+		if p.PeriodDays == 0 {
+			p.PeriodDays = 30
+		}
+		if p.Name == "" {
+			p.Name = p.ID
+		}
+		where := fmt.Sprintf("plan %d (%s)", i+1, p.ID)
+		if !planID.MatchString(p.ID) {
+			errs = append(errs, fmt.Errorf("%s: id must be 1-64 letters, digits, '_', '.', '-'", where))
+		} else if c.byID[p.ID] != nil {
+			errs = append(errs, fmt.Errorf("%s: duplicate id", where))
+		}
+		c.byID[p.ID] = p
+		switch p.Provider {
+		case "purevpn", "vpnki":
+		default:
+			errs = append(errs, fmt.Errorf("%s: provider must be purevpn or vpnki, not %q", where, p.Provider))
+		}
+		switch p.PackageType {
+		case "STANDARD", "SSTP", "HIGH-BW":
+		default:
+			errs = append(errs, fmt.Errorf("%s: package_type must be STANDARD, SSTP or HIGH-BW, not %q", where, p.PackageType))
+		}
+		switch p.PeriodDays {
+		case 30, 60, 90, 180, 365:
+		default:
+			errs = append(errs, fmt.Errorf("%s: period_days must be 30, 60, 90, 180 or 365, not %d", where, p.PeriodDays))
+		}
+		for _, price := range p.StripePrices {
+			if other := c.byPrice[price]; other != nil {
+				errs = append(errs, fmt.Errorf("%s: stripe price %q already belongs to plan %s", where, price, other.ID))
+			}
+			c.byPrice[price] = p
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ByID returns the plan with id.
+func (c *Catalog) ByID(id string) (Plan, bool) {
+	p, ok := c.byID[id]
+	if !ok {
+		return Plan{}, false
+	}
+	return *p, true
+}
+
+// ByPrice returns the plan a Stripe price id or lookup key buys.
+func (c *Catalog) ByPrice(priceIDOrLookupKey string) (Plan, bool) {
+	p, ok := c.byPrice[priceIDOrLookupKey]
+	if !ok {
+		return Plan{}, false
+	}
+	return *p, true
+}
+
+// Plans returns every plan, in file order.
+func (c *Catalog) Plans() []Plan { return append([]Plan(nil), c.plans...) }

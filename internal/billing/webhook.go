@@ -1,0 +1,164 @@
+// Package billing owns the Stripe side of vpnbill: verifying webhook
+// signatures, reading the event envelope, the plan catalog (Stripe price ids
+// and lookup keys → plans), and translating a Stripe event into a domain
+// Fact — news about what a customer's service should now be.
+//
+// It knows nothing of the providers' APIs, SMTP or NATS.
+package billing
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stripe/stripe-go/v76/webhook"
+)
+
+// Errors of Verify, for the webhook to count and answer.
+var (
+	ErrNotSigned    = errors.New("no Stripe-Signature header")
+	ErrBadSignature = errors.New("no valid signature for any configured secret")
+	ErrTooOld       = errors.New("signature timestamp outside the tolerance")
+)
+
+// DefaultTolerance is how far a signature's timestamp may be from now.
+const DefaultTolerance = 300 * time.Second
+
+// Verifier checks Stripe-Signature headers against one or more endpoint
+// secrets, so a secret can be rotated without dropping events.
+type Verifier struct {
+	secrets   []string
+	tolerance time.Duration
+}
+
+// NewVerifier returns a Verifier for secrets (each "whsec_…"); a tolerance of
+// 0 means DefaultTolerance.
+func NewVerifier(secrets []string, tolerance time.Duration) (*Verifier, error) {
+	var clean []string
+	for _, s := range secrets {
+		if s = strings.TrimSpace(s); s != "" {
+			clean = append(clean, s)
+		}
+	}
+	if len(clean) == 0 {
+		return nil, errors.New("no webhook secret configured")
+	}
+	for i, s := range clean {
+		if !strings.HasPrefix(s, "whsec_") {
+			return nil, fmt.Errorf("webhook secret %d does not start with whsec_", i+1)
+		}
+	}
+	if tolerance <= 0 {
+		tolerance = DefaultTolerance
+	}
+	return &Verifier{secrets: clean, tolerance: tolerance}, nil
+}
+
+// ParseSecrets splits a comma-separated STRIPE_WEBHOOK_SECRET value.
+func ParseSecrets(v string) []string { return strings.Split(v, ",") }
+
+// Verify reports whether payload carries a valid signature, made within the
+// tolerance, by any configured secret.
+func (v *Verifier) Verify(payload []byte, header string) error {
+	if header == "" {
+		return ErrNotSigned
+	}
+	tooOld := false
+	for _, s := range v.secrets {
+		err := webhook.ValidatePayloadWithTolerance(payload, header, s, v.tolerance)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, webhook.ErrTooOld):
+			tooOld = true
+		case errors.Is(err, webhook.ErrNotSigned), errors.Is(err, webhook.ErrInvalidHeader):
+			return ErrBadSignature
+		}
+	}
+	if tooOld {
+		return ErrTooOld
+	}
+	return ErrBadSignature
+}
+
+// Envelope is what the webhook reads of an event; the worker reads the rest.
+type Envelope struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	Created    int64  `json:"created"`
+	Livemode   bool   `json:"livemode"`
+	APIVersion string `json:"api_version"`
+}
+
+// ErrMalformed means a payload is not a Stripe event vpnbill can read.
+var ErrMalformed = errors.New("malformed Stripe event")
+
+// ParseEnvelope decodes and checks the envelope of a Stripe event.
+func ParseEnvelope(payload []byte) (Envelope, error) {
+	var e Envelope
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return e, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	switch {
+	case !strings.HasPrefix(e.ID, "evt_") || len(e.ID) > 255 || strings.ContainsAny(e.ID, " \t\r\n"):
+		return e, fmt.Errorf("%w: id %q is not an event id", ErrMalformed, truncate(e.ID, 40))
+	case e.Type == "" || len(e.Type) > 100 || strings.ContainsAny(e.Type, " \t\r\n*>"):
+		return e, fmt.Errorf("%w: type %q", ErrMalformed, truncate(e.Type, 40))
+	case e.Created <= 0:
+		return e, fmt.Errorf("%w: no created time", ErrMalformed)
+	}
+	return e, nil
+}
+
+// CreatedTime is the event's creation time.
+func (e Envelope) CreatedTime() time.Time { return time.Unix(e.Created, 0).UTC() }
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// The Stripe event types vpnbill acts on.
+const (
+	EventCheckoutCompleted      = "checkout.session.completed"
+	EventCheckoutAsyncSucceeded = "checkout.session.async_payment_succeeded"
+	EventCheckoutAsyncFailed    = "checkout.session.async_payment_failed"
+	EventInvoicePaid            = "invoice.paid"
+	EventInvoicePaymentFailed   = "invoice.payment_failed"
+	EventSubscriptionUpdated    = "customer.subscription.updated"
+	EventSubscriptionDeleted    = "customer.subscription.deleted"
+	EventChargeRefunded         = "charge.refunded"
+	EventChargeDisputeCreated   = "charge.dispute.created"
+)
+
+// HandledTypes lists, in a stable order, the event types the Stripe endpoint
+// must be subscribed to.
+var HandledTypes = []string{
+	EventCheckoutCompleted,
+	EventCheckoutAsyncSucceeded,
+	EventCheckoutAsyncFailed,
+	EventInvoicePaid,
+	EventInvoicePaymentFailed,
+	EventSubscriptionUpdated,
+	EventSubscriptionDeleted,
+	EventChargeRefunded,
+	EventChargeDisputeCreated,
+}
+
+// Handled reports whether vpnbill acts on events of type t.
+func Handled(t string) bool {
+	for _, h := range HandledTypes {
+		if h == t {
+			return true
+		}
+	}
+	return false
+}
+
+// APIVersion is the Stripe API version vpnbill's readers (stripe-go v76)
+// expect; the endpoint should be created with it.
+const APIVersion = "2023-10-16"

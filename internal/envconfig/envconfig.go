@@ -1,0 +1,146 @@
+// Package envconfig owns the operator's configuration contract of
+// DESIGN.md: the environment variables each command reads, their defaults,
+// and the *_FILE variants of secrets. Commands call Load* once in main and
+// hand the resulting structs down; nothing else reads the environment.
+package envconfig
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// secretVars may also be given as <NAME>_FILE, the path of a file holding the value.
+var secretVars = []string{
+	"STRIPE_WEBHOOK_SECRET", "PUREVPN_API_PASSWORD", "VPNKI_API_KEY",
+	"SMTP_URL", "CREDENTIALS_KEY", "STRIPE_API_KEY",
+}
+
+// Common is read by every command.
+type Common struct {
+	// NATSURL: NATS server(s), comma-separated. Default nats://127.0.0.1:4222.
+	NATSURL string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	// Replicas of streams and buckets: 1, or 3 in a cluster. Default 1.
+	Replicas int `env:"NATS_REPLICAS" envDefault:"1"`
+	// LogLevel: debug, info, warn or error. Default info.
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+}
+
+// Webhook is cmd/webhook's configuration.
+type Webhook struct {
+	Common
+	// StripeWebhookSecret: one or more whsec_… secrets, comma-separated (rotation). Required.
+	StripeWebhookSecret string `env:"STRIPE_WEBHOOK_SECRET,required,notEmpty"`
+	// Addr to listen on. Default :8080.
+	Addr string `env:"WEBHOOK_ADDR" envDefault:":8080"`
+}
+
+// Worker is cmd/worker's configuration.
+type Worker struct {
+	Common
+	// PlansFile: the YAML plan catalog. Required.
+	PlansFile string `env:"PLANS_FILE,required,notEmpty"`
+	// PureVPN reseller API; the password is plain text, the wire carries its md5.
+	PureVPNURL      string `env:"PUREVPN_API_URL"`
+	PureVPNUser     string `env:"PUREVPN_API_USER"`
+	PureVPNPassword string `env:"PUREVPN_API_PASSWORD"`
+	// VPNKI API.
+	VPNKIURL string `env:"VPNKI_API_URL"`
+	VPNKIKey string `env:"VPNKI_API_KEY"`
+	// SMTPURL: smtp://[user:pass@]host:port (STARTTLS unless loopback or ?tls=none) or smtps://. Required.
+	SMTPURL string `env:"SMTP_URL,required,notEmpty"`
+	// MailFrom: the sender address. Required.
+	MailFrom string `env:"MAIL_FROM,required,notEmpty"`
+	// CredentialsKey: base64 of 32 bytes; encrypts stored credentials. Required.
+	CredentialsKey string `env:"CREDENTIALS_KEY,required,notEmpty"`
+	// GracePeriod: unpaid time before suspension. Default 72h.
+	GracePeriod time.Duration `env:"GRACE_PERIOD" envDefault:"72h"`
+	// DeleteAfter: retention after cancellation or refund. Default 720h (30 days).
+	DeleteAfter time.Duration `env:"DELETE_AFTER" envDefault:"720h"`
+	// StripeAPIKey: read line items of checkouts without metadata "plan". Optional.
+	StripeAPIKey string `env:"STRIPE_API_KEY"`
+	// MetricsAddr: /metrics, /healthz, /readyz. Default 127.0.0.1:9090 (not public).
+	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9090"`
+	// Concurrency: messages handled at once per process. Default 4.
+	Concurrency int `env:"WORKER_CONCURRENCY" envDefault:"4"`
+}
+
+// LoadWebhook reads cmd/webhook's configuration from the environment.
+func LoadWebhook() (Webhook, error) { return load[Webhook]() }
+
+// LoadWorker reads cmd/worker's configuration from the environment.
+func LoadWorker() (Worker, error) {
+	w, err := load[Worker]()
+	if err != nil {
+		return w, err
+	}
+	var errs []error
+	if (w.PureVPNURL != "") && (w.PureVPNUser == "" || w.PureVPNPassword == "") {
+		errs = append(errs, errors.New("PUREVPN_API_URL is set: PUREVPN_API_USER and PUREVPN_API_PASSWORD are required"))
+	}
+	if (w.VPNKIURL != "") != (w.VPNKIKey != "") {
+		errs = append(errs, errors.New("VPNKI_API_URL and VPNKI_API_KEY go together"))
+	}
+	if w.PureVPNURL == "" && w.VPNKIURL == "" {
+		errs = append(errs, errors.New("no provider configured: set PUREVPN_API_URL or VPNKI_API_URL"))
+	}
+	if w.GracePeriod < 0 || w.DeleteAfter < 0 {
+		errs = append(errs, errors.New("GRACE_PERIOD and DELETE_AFTER must not be negative"))
+	}
+	return w, errors.Join(errs...)
+}
+
+func load[T any]() (T, error) {
+	environ, err := environment()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	cfg, err := env.ParseAsWithOptions[T](env.Options{Environment: environ})
+	if err != nil {
+		return cfg, fmt.Errorf("configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// environment is the process environment with each secret's *_FILE read in.
+func environment() (map[string]string, error) {
+	environ := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			environ[k] = v
+		}
+	}
+	for _, name := range secretVars {
+		path := environ[name+"_FILE"]
+		if path == "" {
+			continue
+		}
+		if environ[name] != "" {
+			return nil, fmt.Errorf("configuration: both %s and %s_FILE are set", name, name)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("configuration: %s_FILE: %w", name, err)
+		}
+		environ[name] = strings.TrimSpace(string(data))
+	}
+	return environ, nil
+}
+
+// Logger returns a JSON logger at c's level, writing to stderr.
+func (c Common) Logger() (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(c.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	return zc.Build()
+}

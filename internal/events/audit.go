@@ -1,0 +1,97 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// AuditVersion is the version of the audit event contract. A change that
+// removes or renames a field, or changes its meaning, bumps it.
+const AuditVersion = 1
+
+// AuditKind names what an audit event records. It is also the subject
+// suffix: audit.<kind>.
+type AuditKind string
+
+// The audit event kinds.
+const (
+	AuditFactApplied    AuditKind = "fact.applied"    // a Stripe fact changed what the account should be
+	AuditFactSkipped    AuditKind = "fact.skipped"    // a Stripe fact was stale, duplicate or irrelevant (Reason says which)
+	AuditAccountCreated AuditKind = "account.created" // an account or tunnel now exists at the provider
+	AuditAccountRenewed AuditKind = "account.renewed"
+	AuditSuspended      AuditKind = "account.suspended"
+	AuditResumed        AuditKind = "account.resumed"
+	AuditDeleted        AuditKind = "account.deleted"
+	AuditPlanChanged    AuditKind = "account.plan_changed"
+	AuditEmailSent      AuditKind = "email.sent"
+	AuditReviewNeeded   AuditKind = "review.needed"
+	AuditDeadLettered   AuditKind = "dead.lettered"
+)
+
+// Audit is one audit event, version 1. It never holds a password, a
+// password hash, an API key or a full payload.
+type Audit struct {
+	V       int       `json:"v"`    // AuditVersion
+	ID      string    `json:"id"`   // unique and deterministic: the deduplication id
+	Kind    AuditKind `json:"kind"` //
+	Time    time.Time `json:"time"` // when vpnbill did it (UTC)
+	Account string    `json:"account"`
+
+	StripeEvent     string    `json:"stripe_event,omitempty"`
+	StripeType      string    `json:"stripe_type,omitempty"`
+	StripeCreated   time.Time `json:"stripe_created,omitzero"`
+	Customer        string    `json:"customer,omitempty"`
+	Email           string    `json:"email,omitempty"`
+	Subscription    string    `json:"subscription,omitempty"`
+	CheckoutSession string    `json:"checkout_session,omitempty"`
+	Invoice         string    `json:"invoice,omitempty"`
+	Charge          string    `json:"charge,omitempty"`
+	Amount          int64     `json:"amount,omitempty"`   // minor units, as Stripe gave it
+	Currency        string    `json:"currency,omitempty"` // ISO code, lower case, as Stripe gave it
+	Livemode        bool      `json:"livemode,omitempty"`
+
+	Plan        string    `json:"plan,omitempty"`
+	Provider    string    `json:"provider,omitempty"`
+	Username    string    `json:"username,omitempty"` // PureVPN username or VPNKI tunnel
+	PeriodStart time.Time `json:"period_start,omitzero"`
+	PeriodEnd   time.Time `json:"period_end,omitzero"` // the service period delivered or paid
+	Status      string    `json:"status,omitempty"`    // the account's desired status after this event
+	MessageID   string    `json:"message_id,omitempty"`
+	EmailKind   string    `json:"email_kind,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+}
+
+// AuditSubject is the subject an audit event of kind is stored under.
+func AuditSubject(kind AuditKind) string { return auditSubjectPrefix + string(kind) }
+
+// PublishAudit stores a, with a.ID as the deduplication id, so a replay or a
+// retry after a crash does not count twice within the duplicate window.
+func PublishAudit(ctx context.Context, js jetstream.JetStream, a Audit) error {
+	a.V = AuditVersion
+	if a.Time.IsZero() {
+		a.Time = time.Now()
+	}
+	a.Time = a.Time.UTC()
+	data, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", a.ID, err)
+	}
+	_, err = Publish(ctx, js, AuditSubject(a.Kind), a.ID, data, nil)
+	return err
+}
+
+// DecodeAudit parses a stored audit event.
+func DecodeAudit(data []byte) (Audit, error) {
+	var a Audit
+	if err := json.Unmarshal(data, &a); err != nil {
+		return a, fmt.Errorf("decode audit: %w", err)
+	}
+	if a.V != AuditVersion {
+		return a, fmt.Errorf("decode audit: version %d, want %d", a.V, AuditVersion)
+	}
+	return a, nil
+}

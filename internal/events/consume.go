@@ -1,0 +1,318 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// A Handler processes one message. Its result decides the message's fate,
+// in one place (Consumer.settle):
+//
+//   - nil: Ack.
+//   - an error wrapping a *PermanentError (Permanent): the message is copied
+//     to stream DEAD with the reason, then Term.
+//   - an error wrapping a *SystemicError (Systemic): NakWithDelay, and the
+//     consumer stops pulling for Config.PauseFor: the fault is not the
+//     message's, so the queue must not be burned through.
+//   - any other error: NakWithDelay with a delay growing with the delivery
+//     count (or the *RetryError's own delay), until MaxDeliver, when it is
+//     dead-lettered like a permanent error.
+//
+// A handler must be idempotent: any message may be delivered more than once.
+// ctx is not canceled when the consumer stops: work in flight finishes, so a
+// handler must bound its own calls.
+type Handler func(ctx context.Context, msg jetstream.Msg) error
+
+// PermanentError marks a failure that no retry can fix.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as permanent: the message goes to DEAD.
+func Permanent(err error) error { return &PermanentError{Err: err} }
+
+// SystemicError marks a failure of the system rather than the message
+// (credentials rejected, IP not allow-listed).
+type SystemicError struct{ Err error }
+
+func (e *SystemicError) Error() string { return "systemic: " + e.Err.Error() }
+func (e *SystemicError) Unwrap() error { return e.Err }
+
+// Systemic marks err as systemic: the consumer pauses.
+func Systemic(err error) error { return &SystemicError{Err: err} }
+
+// RetryError asks for redelivery after a given delay.
+type RetryError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.After, e.Err) }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// RetryAfter asks for redelivery after d.
+func RetryAfter(err error, d time.Duration) error { return &RetryError{Err: err, After: d} }
+
+// ConsumerConfig configures a consume loop.
+type ConsumerConfig struct {
+	// Concurrency is how many messages are handled at once. Default 4.
+	Concurrency int
+	// RetryBase is the first redelivery delay; it doubles per delivery up to RetryMax. Default 2s.
+	RetryBase time.Duration
+	// RetryMax caps the redelivery delay. Default 10m.
+	RetryMax time.Duration
+	// PauseFor is how long pulling stops after a systemic error. Default 1m.
+	PauseFor time.Duration
+	// MaxDeliver must match the consumer's; the last delivery's failure is dead-lettered. Default 20.
+	MaxDeliver int
+	// AckWait must match the consumer's; InProgress is sent every third of it. Default 60s.
+	AckWait time.Duration
+	// Logger; default none.
+	Logger *zap.Logger
+	// Observe, if set, is called with every settled message's outcome
+	// ("ack", "retry", "dead", "paused") and how long it took.
+	Observe func(msg jetstream.Msg, outcome string, took time.Duration)
+	// OnSystemic, if set, is called when pulling pauses (alerting, readiness).
+	OnSystemic func(err error, paused bool)
+}
+
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c ConsumerConfig) WithDefaults() ConsumerConfig {
+	if c.Concurrency <= 0 {
+		c.Concurrency = 4
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 2 * time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 10 * time.Minute
+	}
+	if c.PauseFor <= 0 {
+		c.PauseFor = time.Minute
+	}
+	if c.MaxDeliver <= 0 {
+		c.MaxDeliver = 20
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = 60 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}
+
+// Consumer runs a Handler over a JetStream consumer.
+type Consumer struct {
+	cfg     ConsumerConfig
+	js      jetstream.JetStream
+	cons    jetstream.Consumer
+	handler Handler
+	log     *zap.Logger
+}
+
+// NewConsumer returns a consume loop of handler over cons. Dead letters are
+// published through js.
+func NewConsumer(js jetstream.JetStream, cons jetstream.Consumer, handler Handler, cfg ConsumerConfig) *Consumer {
+	cfg = cfg.WithDefaults()
+	return &Consumer{cfg: cfg, js: js, cons: cons, handler: handler, log: cfg.Logger}
+}
+
+// Run pulls and handles messages until ctx is canceled, then waits for the
+// handlers in flight to settle their messages and returns nil. It returns an
+// error only if pulling cannot start.
+func (c *Consumer) Run(ctx context.Context) error {
+	for {
+		pause, err := c.runUntilSystemic(ctx)
+		if err != nil {
+			return err
+		}
+		if pause == nil {
+			return nil
+		}
+		c.log.Error("pulling paused: systemic failure", zap.Duration("pause", c.cfg.PauseFor), zap.Error(pause))
+		if c.cfg.OnSystemic != nil {
+			c.cfg.OnSystemic(pause, true)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(c.cfg.PauseFor):
+		}
+		if c.cfg.OnSystemic != nil {
+			c.cfg.OnSystemic(nil, false)
+		}
+		c.log.Info("pulling resumed")
+	}
+}
+
+// runUntilSystemic consumes until ctx ends (nil, nil) or a handler reports a
+// systemic error (that error, nil).
+func (c *Consumer) runUntilSystemic(ctx context.Context) (error, error) {
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, c.cfg.Concurrency)
+	var wg sync.WaitGroup
+	var once sync.Once
+	systemic := make(chan error, 1)
+	cc, err := c.cons.Consume(func(msg jetstream.Msg) {
+		select {
+		case sem <- struct{}{}:
+		case <-hctx.Done():
+			_ = msg.Nak() // not started: let another worker have it now
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			// In-flight work finishes even when the consumer stops: a provider
+			// call cut short is an uncertain one. Provider timeouts bound it.
+			if serr := c.handle(context.WithoutCancel(hctx), msg); serr != nil {
+				once.Do(func() { systemic <- serr })
+			}
+		}()
+	}, jetstream.PullMaxMessages(c.cfg.Concurrency))
+	if err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
+	}
+	var pause error
+	select {
+	case <-ctx.Done():
+	case pause = <-systemic:
+	}
+	cc.Stop()
+	<-cc.Closed()
+	wg.Wait()
+	return pause, nil
+}
+
+// handle runs the handler with InProgress heartbeats and settles the message.
+// It returns the error if it was systemic.
+func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) error {
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(c.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	err := c.handler(ctx, msg)
+	close(done)
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	outcome, systemic := c.settle(sctx, msg, err)
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(msg, outcome, time.Since(start))
+	}
+	return systemic
+}
+
+// settle is the one place a handler's result becomes Ack, NakWithDelay or
+// Term + dead letter.
+func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, err error) (outcome string, systemic error) {
+	meta, merr := msg.Metadata()
+	delivered := uint64(1)
+	var seq uint64
+	if merr == nil {
+		delivered = meta.NumDelivered
+		seq = meta.Sequence.Stream
+	}
+	log := c.log.With(zap.String("subject", msg.Subject()), zap.Uint64("seq", seq),
+		zap.String("msg_id", msg.Headers().Get(nats.MsgIdHdr)), zap.Uint64("delivery", delivered))
+
+	var perm *PermanentError
+	var sys *SystemicError
+	var retry *RetryError
+	switch {
+	case err == nil:
+		if aerr := msg.DoubleAck(ctx); aerr != nil {
+			log.Warn("ack not confirmed; the message may be redelivered", zap.Error(aerr))
+		}
+		return "ack", nil
+	case errors.As(err, &sys):
+		_ = msg.NakWithDelay(c.cfg.PauseFor)
+		return "paused", err
+	case errors.As(err, &perm):
+		return c.deadLetter(ctx, msg, log, err), nil
+	case delivered >= uint64(c.cfg.MaxDeliver):
+		return c.deadLetter(ctx, msg, log, fmt.Errorf("gave up after %d deliveries: %w", delivered, err)), nil
+	case errors.As(err, &retry):
+		log.Info("retrying later", zap.Duration("after", retry.After), zap.Error(err))
+		_ = msg.NakWithDelay(retry.After)
+		return "retry", nil
+	default:
+		delay := c.retryDelay(delivered)
+		log.Warn("handler failed; retrying", zap.Duration("after", delay), zap.Error(err))
+		_ = msg.NakWithDelay(delay)
+		return "retry", nil
+	}
+}
+
+func (c *Consumer) retryDelay(delivered uint64) time.Duration {
+	d := c.cfg.RetryBase
+	for i := uint64(1); i < delivered && d < c.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	return min(d, c.cfg.RetryMax)
+}
+
+// Headers of a dead letter.
+const (
+	HeaderDeadReason  = "Vpnbill-Dead-Reason"
+	HeaderDeadStream  = "Vpnbill-Dead-Stream"
+	HeaderDeadSubject = "Vpnbill-Dead-Subject"
+	HeaderDeadSeq     = "Vpnbill-Dead-Seq"
+	HeaderDeadCount   = "Vpnbill-Dead-Deliveries"
+	HeaderDeadTime    = "Vpnbill-Dead-Time"
+)
+
+// deadLetter copies msg to stream DEAD with the reason, then terms it. If the
+// copy cannot be stored the message is Nak'ed instead: nothing is dropped.
+func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, log *zap.Logger, cause error) string {
+	meta, _ := msg.Metadata()
+	var stream string
+	var seq, delivered uint64
+	if meta != nil {
+		stream, seq, delivered = meta.Stream, meta.Sequence.Stream, meta.NumDelivered
+	}
+	h := nats.Header{}
+	for k, v := range msg.Headers() {
+		h[k] = v
+	}
+	h.Del(nats.MsgIdHdr)
+	reason := cause.Error()
+	if len(reason) > 1000 {
+		reason = reason[:1000]
+	}
+	h.Set(HeaderDeadReason, reason)
+	h.Set(HeaderDeadStream, stream)
+	h.Set(HeaderDeadSubject, msg.Subject())
+	h.Set(HeaderDeadSeq, strconv.FormatUint(seq, 10))
+	h.Set(HeaderDeadCount, strconv.FormatUint(delivered, 10))
+	h.Set(HeaderDeadTime, time.Now().UTC().Format(time.RFC3339))
+	id := fmt.Sprintf("dead:%s:%d", stream, seq)
+	if _, err := Publish(ctx, c.js, deadSubjectPrefix+msg.Subject(), id, msg.Data(), h); err != nil {
+		log.Error("dead letter not stored; will retry", zap.NamedError("cause", cause), zap.Error(err))
+		_ = msg.NakWithDelay(c.cfg.RetryBase)
+		return "retry"
+	}
+	log.Error("dead-lettered", zap.Error(cause))
+	_ = msg.TermWithReason("dead-lettered")
+	return "dead"
+}

@@ -1,0 +1,111 @@
+package provisioning
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrNotFound means no record exists under a key.
+var ErrNotFound = errors.New("account record not found")
+
+// errConflict means another writer changed the record since it was read.
+var errConflict = errors.New("account record changed concurrently")
+
+// Store keeps account records in a KV bucket, every write a compare-and-swap.
+type Store struct{ kv jetstream.KeyValue }
+
+// NewStore returns a Store over bucket kv (events.BucketAccounts).
+func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
+
+var validKey = regexp.MustCompile(`^[A-Za-z0-9_-]{1,200}$`)
+
+// Get returns the record under key and its revision.
+func (s *Store) Get(ctx context.Context, key string) (*Record, uint64, error) {
+	if !validKey.MatchString(key) {
+		return nil, 0, fmt.Errorf("record key %q is not a Stripe id", key)
+	}
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, ErrNotFound
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("get record %s: %w", key, err)
+	}
+	var r Record
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return nil, 0, fmt.Errorf("decode record %s: %w", key, err)
+	}
+	return &r, e.Revision(), nil
+}
+
+// put writes r if the stored revision is still rev (0: r must be new).
+func (s *Store) put(ctx context.Context, r *Record, rev uint64) (uint64, error) {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return 0, fmt.Errorf("encode record %s: %w", r.Key, err)
+	}
+	if rev == 0 {
+		rev, err = s.kv.Create(ctx, r.Key, data)
+	} else {
+		rev, err = s.kv.Update(ctx, r.Key, data, rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err) {
+		return 0, errConflict
+	}
+	if err != nil {
+		return 0, fmt.Errorf("write record %s: %w", r.Key, err)
+	}
+	return rev, nil
+}
+
+func isWrongSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+}
+
+// Update reads the record under key (a new one if none), applies fn, and
+// writes it back with compare-and-swap, re-reading and re-applying fn on a
+// conflict. fn must be a pure function of the record it is given. If fn
+// returns errNoChange nothing is written. It returns the record as stored.
+func (s *Store) Update(ctx context.Context, key string, fn func(r *Record) error) (*Record, uint64, error) {
+	for attempt := 0; ; attempt++ {
+		r, rev, err := s.Get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			r, rev, err = &Record{Key: key, Created: time.Now().UTC()}, 0, nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := fn(r); errors.Is(err, errNoChange) {
+			return r, rev, nil
+		} else if err != nil {
+			return nil, 0, err
+		}
+		newRev, err := s.put(ctx, r, rev)
+		if errors.Is(err, errConflict) && attempt < 50 {
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		return r, newRev, nil
+	}
+}
+
+// errNoChange tells Update that fn left the record as it was.
+var errNoChange = errors.New("no change")
+
+// Keys lists every record key.
+func (s *Store) Keys(ctx context.Context) ([]string, error) {
+	keys, err := s.kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	return keys, err
+}

@@ -1,0 +1,84 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/vpnbill/vpnbill/internal/billing"
+	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/notify"
+	"github.com/vpnbill/vpnbill/internal/providers"
+	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
+	"github.com/vpnbill/vpnbill/internal/provisioning"
+)
+
+// Config is everything a worker process needs, read by cmd/ and handed down.
+type Config struct {
+	Events       events.Config
+	Consumer     events.ConsumerConfig
+	Provisioning provisioning.Config
+	Plans        *billing.Catalog
+	// PureVPN configures the PureVPN client; a zero URL means not configured.
+	PureVPN purevpn.Config
+	Mail    notify.Config
+	// CredentialsKey is the 32-byte key sealing stored credentials.
+	CredentialsKey []byte
+	// LineItems reads checkout line items from the Stripe API; nil if no key.
+	LineItems billing.LineItems
+}
+
+// Run declares the topology, then handles Stripe events until ctx is done
+// and the messages in flight are settled.
+func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logger) error {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if cfg.Plans == nil {
+		return errors.New("no plan catalog")
+	}
+	topo, err := events.Setup(ctx, js, cfg.Events)
+	if err != nil {
+		return err
+	}
+	provs := map[providers.Name]provisioning.Provider{}
+	if cfg.PureVPN.URL != "" {
+		if cfg.PureVPN.Logger == nil {
+			cfg.PureVPN.Logger = log.Named("purevpn")
+		}
+		c, err := purevpn.New(cfg.PureVPN)
+		if err != nil {
+			return fmt.Errorf("purevpn: %w", err)
+		}
+		provs[providers.PureVPN] = PureVPN{Client: c}
+	}
+	for _, p := range cfg.Plans.Plans() {
+		if _, ok := provs[providers.Name(p.Provider)]; !ok {
+			return fmt.Errorf("plan %s uses provider %s, which is not configured", p.ID, p.Provider)
+		}
+	}
+	mailer, err := notify.New(cfg.Mail, log.Named("mail"))
+	if err != nil {
+		return fmt.Errorf("mail: %w", err)
+	}
+	sealer, err := provisioning.NewSealer(cfg.CredentialsKey)
+	if err != nil {
+		return err
+	}
+	svc := provisioning.New(cfg.Provisioning, provisioning.NewStore(topo.Accounts), js, provs, mailer, sealer, log.Named("provisioning"))
+	w := New(&billing.Translator{Catalog: cfg.Plans, LineItems: cfg.LineItems}, svc, log)
+	cons, err := topo.WorkerConsumer(ctx)
+	if err != nil {
+		return err
+	}
+	cc := cfg.Consumer
+	cc.MaxDeliver, cc.AckWait = topo.Config.MaxDeliver, topo.Config.AckWait
+	if cc.Logger == nil {
+		cc.Logger = log.Named("consumer")
+	}
+	log.Info("worker started", zap.Int("plans", len(cfg.Plans.Plans())), zap.Int("providers", len(provs)))
+	return events.NewConsumer(js, cons, w.Handle, cc).Run(ctx)
+}

@@ -1,0 +1,82 @@
+// Package worker wires vpnbill's worker: the consume loop over stream
+// STRIPE, the Stripe translation (billing), the provisioning service, the
+// provider adapters, and the one switch that turns a handling error into the
+// consume loop's intent (retry, retry after, dead letter, pause).
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/vpnbill/vpnbill/internal/billing"
+	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/notify"
+	"github.com/vpnbill/vpnbill/internal/providers"
+	"github.com/vpnbill/vpnbill/internal/provisioning"
+)
+
+// Worker handles Stripe events from stream STRIPE.
+type Worker struct {
+	translator *billing.Translator
+	svc        *provisioning.Service
+	log        *zap.Logger
+}
+
+// New returns a Worker.
+func New(t *billing.Translator, svc *provisioning.Service, log *zap.Logger) *Worker {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Worker{translator: t, svc: svc, log: log}
+}
+
+// Handle is the events.Handler of stream STRIPE.
+func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) error {
+	fact, err := w.translator.Translate(ctx, msg.Data())
+	log := w.log.With(zap.String("event", fact.EventID), zap.String("type", fact.EventType), zap.String("account", fact.Key))
+	switch {
+	case errors.Is(err, billing.ErrIgnored):
+		log.Info("event changes nothing", zap.Error(err))
+		return w.svc.Skipped(ctx, fact, err.Error())
+	case errors.Is(err, billing.ErrMalformed), errors.Is(err, billing.ErrUnknownPlan):
+		return events.Permanent(err)
+	case err != nil:
+		return err
+	}
+	err = classify(w.svc.Apply(ctx, fact))
+	if err == nil {
+		log.Debug("event applied")
+	}
+	return err
+}
+
+// classify maps a provisioning error to the consume loop's intent. It is
+// the only place that does.
+func classify(err error) error {
+	var leased *provisioning.LeasedError
+	var pe *providers.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &leased):
+		return events.RetryAfter(err, max(time.Until(leased.Until), time.Second))
+	case errors.Is(err, notify.ErrPermanent), errors.Is(err, provisioning.ErrNoProvider):
+		return events.Permanent(err)
+	case errors.As(err, &pe):
+		switch pe.Class {
+		case providers.Rejected:
+			return events.Permanent(err)
+		case providers.Unauthorized:
+			return events.Systemic(err)
+		case providers.Throttled:
+			if pe.RetryAfter > 0 {
+				return events.RetryAfter(err, pe.RetryAfter)
+			}
+		}
+	}
+	return err
+}
