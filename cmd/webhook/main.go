@@ -55,7 +55,12 @@ func run(ctx context.Context) error {
 	}
 	// The endpoint serves even while NATS is away (answering 503, so Stripe
 	// retries); the streams are declared as soon as it is reachable.
-	go declare(ctx, js, events.Config{Replicas: cfg.Replicas}, log)
+	go func() {
+		_ = events.UntilReady(ctx, log, func(ctx context.Context) error {
+			_, err := events.Setup(ctx, js, events.Config{Replicas: cfg.Replicas})
+			return err
+		})
+	}()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -66,21 +71,4 @@ func run(ctx context.Context) error {
 		return err
 	}
 	return nc.Drain()
-}
-
-func declare(ctx context.Context, js jetstream.JetStream, cfg events.Config, log *zap.Logger) {
-	for delay := time.Second; ; delay = min(delay*2, time.Minute) {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := events.Setup(sctx, js, cfg)
-		cancel()
-		if err == nil {
-			return
-		}
-		log.Warn("streams not declared yet", zap.Error(err), zap.Duration("retry_in", delay))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(delay):
-		}
-	}
 }

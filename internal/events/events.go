@@ -14,7 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 )
 
 // Names of the streams, buckets and consumers vpnbill declares.
@@ -209,4 +211,25 @@ func (t *Topology) WorkerConsumer(ctx context.Context) (jetstream.Consumer, erro
 func Ready(ctx context.Context, js jetstream.JetStream) error {
 	_, err := js.Stream(ctx, StreamStripe)
 	return err
+}
+
+// UntilReady calls declare until it succeeds or ctx ends, waiting 0.5s
+// doubling to 30s between tries and logging each failure: processes start
+// in any order with NATS, and wait for it rather than die.
+func UntilReady(ctx context.Context, log *zap.Logger, declare func(ctx context.Context) error) error {
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(500*time.Millisecond),
+		backoff.WithMaxInterval(30*time.Second), backoff.WithMaxElapsedTime(0))
+	return backoff.RetryNotify(func() error {
+		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := declare(tctx); err != nil {
+			if ctx.Err() != nil {
+				return backoff.Permanent(ctx.Err())
+			}
+			return err
+		}
+		return nil
+	}, backoff.WithContext(bo, ctx), func(err error, d time.Duration) {
+		log.Warn("JetStream not ready; retrying", zap.Duration("in", d), zap.Error(err))
+	})
 }

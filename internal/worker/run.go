@@ -40,10 +40,6 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	if cfg.Plans == nil {
 		return errors.New("no plan catalog")
 	}
-	topo, err := events.Setup(ctx, js, cfg.Events)
-	if err != nil {
-		return err
-	}
 	provs := map[providers.Name]provisioning.Provider{}
 	if cfg.PureVPN.URL != "" {
 		if cfg.PureVPN.Logger == nil {
@@ -68,12 +64,23 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	if err != nil {
 		return err
 	}
-	svc := provisioning.New(cfg.Provisioning, provisioning.NewStore(topo.Accounts), js, provs, mailer, sealer, log.Named("provisioning"))
-	w := New(&billing.Translator{Catalog: cfg.Plans, LineItems: cfg.LineItems}, svc, log)
-	cons, err := topo.WorkerConsumer(ctx)
+	var topo *events.Topology
+	var cons jetstream.Consumer
+	err = events.UntilReady(ctx, log, func(ctx context.Context) (err error) {
+		if topo, err = events.Setup(ctx, js, cfg.Events); err != nil {
+			return err
+		}
+		cons, err = topo.WorkerConsumer(ctx)
+		return err
+	})
+	if ctx.Err() != nil {
+		return nil // stopped before NATS was ready
+	}
 	if err != nil {
 		return err
 	}
+	svc := provisioning.New(cfg.Provisioning, provisioning.NewStore(topo.Accounts), js, provs, mailer, sealer, log.Named("provisioning"))
+	w := New(&billing.Translator{Catalog: cfg.Plans, LineItems: cfg.LineItems}, svc, log)
 	cc := cfg.Consumer
 	cc.MaxDeliver, cc.AckWait = topo.Config.MaxDeliver, topo.Config.AckWait
 	if cc.Logger == nil {
