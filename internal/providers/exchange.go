@@ -10,9 +10,11 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
@@ -122,12 +124,14 @@ func (x *Exchange) Do(ctx context.Context, call Call, newReq func(ctx context.Co
 		backoff.WithMaxElapsedTime(x.cfg.RetryFor),
 	)}
 	attempt := 0
+	var last *Error // the last classified failure, in case ctx ends during a wait
 	resp, err := backoff.RetryWithData(func() (*Response, error) {
 		attempt++
 		r, err := x.attempt(ctx, call, newReq)
 		if err == nil {
 			return r, nil
 		}
+		_ = errors.As(err, &last)
 		x.cfg.Logger.Debug("provider call failed",
 			zap.String("provider", string(x.cfg.Provider)), zap.String("method", call.Method),
 			zap.Int("attempt", attempt), zap.Error(err))
@@ -136,7 +140,7 @@ func (x *Exchange) Do(ctx context.Context, call Call, newReq func(ctx context.Co
 		}
 		var pe *Error
 		if errors.As(err, &pe) && pe.RetryAfter > 0 {
-			if pe.RetryAfter > x.cfg.RetryFor {
+			if pe.RetryAfter > x.cfg.RetryFor-time.Since(start) {
 				return nil, backoff.Permanent(err) // too long to wait here: the caller redelivers later
 			}
 			bo.hint = pe.RetryAfter
@@ -146,6 +150,13 @@ func (x *Exchange) Do(ctx context.Context, call Call, newReq func(ctx context.Co
 	var perm *backoff.PermanentError
 	if errors.As(err, &perm) {
 		err = perm.Err
+	}
+	if err != nil && ClassOf(err) == 0 && last != nil {
+		// The context ended while waiting to retry: report what the
+		// provider last said, which is what the caller must act on.
+		e := *last
+		e.Err = errors.Join(last.Err, err)
+		err = &e
 	}
 	if x.cfg.Observe != nil {
 		x.cfg.Observe(call.Method, err, time.Since(start))
@@ -216,7 +227,7 @@ func (x *Exchange) attempt(ctx context.Context, call Call, newReq func(ctx conte
 	resp := &Response{Status: hr.StatusCode, Header: hr.Header, Body: body}
 	retryAfter := parseRetryAfter(hr.Header.Get("Retry-After"), time.Now())
 	switch {
-	case hr.StatusCode == http.StatusTooManyRequests || (retryAfter > 0 && hr.StatusCode >= 400):
+	case hr.StatusCode == http.StatusTooManyRequests || (retryAfter > 0 && hr.StatusCode == http.StatusServiceUnavailable):
 		e := x.fail(call, Throttled, fmt.Sprintf("HTTP %d", hr.StatusCode), nil)
 		e.RetryAfter = retryAfter
 		return nil, e
@@ -276,18 +287,21 @@ var urlQuery = regexp.MustCompile(`\?[^\s"]*`)
 // NewScrubber returns a replacer that removes each non-empty secret, raw and
 // in its URL query and path encodings, replacing it with "[redacted]".
 func NewScrubber(secrets ...string) *strings.Replacer {
-	var pairs []string
 	seen := map[string]bool{}
-	add := func(s string) {
-		if s != "" && !seen[s] {
-			seen[s] = true
-			pairs = append(pairs, s, "[redacted]")
+	var forms []string
+	for _, s := range secrets {
+		for _, f := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+			if f != "" && !seen[f] {
+				seen[f] = true
+				forms = append(forms, f)
+			}
 		}
 	}
-	for _, s := range secrets {
-		add(s)
-		add(url.QueryEscape(s))
-		add(url.PathEscape(s))
+	// Longest first: a secret that begins another must not leave its tail.
+	sort.Slice(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
+	pairs := make([]string, 0, 2*len(forms))
+	for _, f := range forms {
+		pairs = append(pairs, f, "[redacted]")
 	}
 	return strings.NewReplacer(pairs...)
 }
@@ -298,7 +312,11 @@ func (x *Exchange) Excerpt(body []byte) string {
 	s := x.scrub.Replace(ScrubPasswords(string(body)))
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 200 {
-		s = s[:200] + "…"
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }
