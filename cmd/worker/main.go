@@ -17,6 +17,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 	"github.com/vpnbill/vpnbill/internal/worker"
 )
@@ -60,12 +61,16 @@ func run(ctx context.Context) error {
 	wc := worker.Config{
 		Events:         events.Config{Replicas: cfg.Replicas},
 		Consumer:       events.ConsumerConfig{Concurrency: cfg.Concurrency},
+		Provisioning:   provisioning.Config{GracePeriod: cfg.GracePeriod, DeleteAfter: cfg.DeleteAfter},
 		Plans:          plans,
 		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
 		CredentialsKey: key,
 	}
 	if cfg.PureVPNURL != "" {
 		wc.PureVPN = purevpn.Config{URL: cfg.PureVPNURL, User: cfg.PureVPNUser, Password: cfg.PureVPNPassword}
+	}
+	if cfg.VPNKIURL != "" {
+		wc.VPNKI = vpnki.Config{URL: cfg.VPNKIURL, Key: cfg.VPNKIKey}
 	}
 	if err := worker.Run(ctx, js, wc, log); err != nil {
 		return err

@@ -24,12 +24,16 @@ const (
 	StreamStripe   = "STRIPE"
 	StreamAudit    = "AUDIT"
 	StreamDead     = "DEAD"
+	StreamTimers   = "TIMERS"
 	BucketAccounts = "ACCOUNTS"
 	ConsumerWorker = "worker"
+	ConsumerTimers = "timers"
 
 	stripeSubjectPrefix = "stripe.event."
 	auditSubjectPrefix  = "audit."
 	deadSubjectPrefix   = "dead."
+	timerAtPrefix       = "timer.at."
+	timerDuePrefix      = "timer.due."
 )
 
 // StripeSubject is the subject a Stripe event of eventType is stored under,
@@ -131,6 +135,7 @@ type Topology struct {
 	Stripe   jetstream.Stream
 	Audit    jetstream.Stream
 	Dead     jetstream.Stream
+	Timers   jetstream.Stream
 	Accounts jetstream.KeyValue
 }
 
@@ -176,6 +181,18 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Topology, 
 	}); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", StreamDead, err)
 	}
+	if t.Timers, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamTimers,
+		Description: "One scheduled wake-up per account record (grace end, deletion, expiry)",
+		Subjects:    []string{"timer.>"},
+		Storage:     jetstream.FileStorage,
+		// One schedule per record: a new one replaces the old.
+		MaxMsgsPerSubject: 1,
+		AllowMsgSchedules: true,
+		Replicas:          cfg.Replicas,
+	}); err != nil {
+		return nil, fmt.Errorf("stream %s: %w", StreamTimers, err)
+	}
 	if t.Accounts, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      BucketAccounts,
 		Description: "One account record per Stripe subscription or one-off order",
@@ -205,6 +222,53 @@ func (t *Topology) WorkerConsumer(ctx context.Context) (jetstream.Consumer, erro
 		return nil, fmt.Errorf("consumer %s: %w", ConsumerWorker, err)
 	}
 	return c, nil
+}
+
+// TimerConsumer creates or updates the durable pull consumer the workers
+// share on the timers that are due.
+func (t *Topology) TimerConsumer(ctx context.Context) (jetstream.Consumer, error) {
+	c, err := t.JS.CreateOrUpdateConsumer(ctx, StreamTimers, jetstream.ConsumerConfig{
+		Durable:       ConsumerTimers,
+		Description:   "vpnbill workers: account timers that are due",
+		FilterSubject: timerDuePrefix + ">",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       t.Config.AckWait,
+		MaxDeliver:    t.Config.MaxDeliver,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Replicas:      t.Config.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", ConsumerTimers, err)
+	}
+	return c, nil
+}
+
+// ScheduleTimer asks JetStream to deliver a wake-up for record key at at
+// (rounded up to the second), replacing any earlier one for key. Timers
+// survive restarts and cost nothing until they are due.
+func ScheduleTimer(ctx context.Context, js jetstream.JetStream, key string, at time.Time) error {
+	if !validToken(key) {
+		return fmt.Errorf("timer key %q is not a valid subject token", key)
+	}
+	_, err := js.Publish(ctx, timerAtPrefix+key, []byte(key),
+		jetstream.WithScheduleAt(CeilSecond(at)), jetstream.WithScheduleTarget(timerDuePrefix+key))
+	if err != nil {
+		return fmt.Errorf("schedule timer %s: %w", key, err)
+	}
+	return nil
+}
+
+// CeilSecond rounds t up to a whole second, the precision of schedules.
+func CeilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
+
+// TimerKey is the record key a due timer message is for.
+func TimerKey(subject string) (string, bool) {
+	return strings.CutPrefix(subject, timerDuePrefix)
 }
 
 // Ready reports whether JetStream answers and stream STRIPE exists.

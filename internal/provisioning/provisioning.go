@@ -36,15 +36,38 @@ type Credentials struct {
 	Expiry   time.Time // zero where the provider keeps none
 }
 
+// Remote is an account as the provider reports it.
+type Remote struct {
+	Username string
+	Exists   bool
+	Enabled  bool
+	Expiry   time.Time // zero where the provider keeps none
+	Created  time.Time // zero where the provider does not say
+}
+
 // Provider is what the reconciler needs of a VPN provider. Methods the
-// provider lacks (see providers.CapabilitiesOf) are never called: the
-// reconciler has an explicit rule for each. Every error is a
-// *providers.Error whose class says what may be done next.
+// provider lacks (Capabilities) are never called: the reconciler has an
+// explicit rule for each. Every failure is a *providers.Error whose class
+// says what may be done next. Every method honours ctx.
 type Provider interface {
-	// Create makes a new account for plan. It is not idempotent: after an
-	// Uncertain error the account may exist, and Create must not be
-	// called again for the same order without proof that it does not.
+	Capabilities() providers.Capabilities
+	// Create makes a new account for plan. Not idempotent: after an
+	// Uncertain error the account may exist, and Create must not be called
+	// again for the same order without proof that it does not.
 	Create(ctx context.Context, plan billing.Plan) (Credentials, error)
+	// Lookup reads one account; a missing one is Exists=false, no error. Idempotent.
+	Lookup(ctx context.Context, username string) (Remote, error)
+	// Delete removes the account; a missing one is success. Idempotent.
+	Delete(ctx context.Context, username string) error
+	// List returns every account (Capabilities.List). Idempotent.
+	List(ctx context.Context) ([]Remote, error)
+	// SetEnabled enables or disables the account (Capabilities.Suspend). Idempotent.
+	SetEnabled(ctx context.Context, username string, enabled bool) error
+	// Renew extends the account by the plan's period (Capabilities.Renew).
+	// Not idempotent: read Lookup first and renew only what is short.
+	Renew(ctx context.Context, username string, plan billing.Plan) error
+	// ChangePassword sets a new password (Capabilities.ChangePassword).
+	ChangePassword(ctx context.Context, username, password string) error
 }
 
 // Mailer sends one email. Errors wrapping notify.ErrPermanent mean the
@@ -67,6 +90,15 @@ type Config struct {
 	Failpoint func(name string)
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// GracePeriod is the unpaid time before suspension, and how long a
+	// VPNKI tunnel or one-off order outlives its paid-through time. Default 72h.
+	GracePeriod time.Duration
+	// DeleteAfter is how long a canceled or refunded account is kept,
+	// disabled, before it is deleted. Default 720h (30 days).
+	DeleteAfter time.Duration
+	// AdoptAfter is how long after an uncertain VPNKI create the tunnel list
+	// is read to adopt what it made. Default 30s.
+	AdoptAfter time.Duration
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -88,6 +120,15 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.GracePeriod <= 0 {
+		c.GracePeriod = 72 * time.Hour
+	}
+	if c.DeleteAfter <= 0 {
+		c.DeleteAfter = 720 * time.Hour
+	}
+	if c.AdoptAfter <= 0 {
+		c.AdoptAfter = 30 * time.Second
 	}
 	return c
 }
@@ -139,13 +180,17 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 		if r.applied(f.EventID) {
 			return errNoChange
 		}
-		fold(r, f)
+		fold(r, f, s.policy())
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	return s.Reconcile(ctx, f.Key)
+}
+
+func (s *Service) policy() policy {
+	return policy{grace: s.cfg.GracePeriod, deleteAfter: s.cfg.DeleteAfter}
 }
 
 // Skipped records, in the record's audit trail if it has one, that fact f

@@ -21,11 +21,17 @@ import (
 var errStale = errors.New("record changed; deciding again")
 
 // maxSteps bounds one reconcile pass; a record needs a handful at most.
-const maxSteps = 20
+const maxSteps = 30
+
+// renewSlack: a PureVPN account whose expiry is within this of the
+// paid-through time is not renewed again (Stripe's month is not 30 days).
+const renewSlack = 72 * time.Hour
 
 // Reconcile drives the provider toward the record's desired state under a
 // lease, one persisted step at a time, then publishes the record's audit
-// outbox. It returns a *LeasedError if another worker holds the record.
+// outbox and schedules its next timer. It returns a *LeasedError if another
+// worker holds the record. Reconciling a record with nothing to do is cheap
+// and changes nothing.
 func (s *Service) Reconcile(ctx context.Context, key string) error {
 	r, err := s.acquire(ctx, key)
 	if err != nil {
@@ -33,7 +39,7 @@ func (s *Service) Reconcile(ctx context.Context, key string) error {
 	}
 	defer s.release(key)
 	for range maxSteps {
-		st := s.next(r)
+		st := s.next(r, s.cfg.Now())
 		if st == nil {
 			break
 		}
@@ -50,7 +56,10 @@ func (s *Service) Reconcile(ctx context.Context, key string) error {
 			return errors.Join(err, s.flush(ctx, key, r))
 		}
 	}
-	return s.flush(ctx, key, r)
+	if err := s.flush(ctx, key, r); err != nil {
+		return err
+	}
+	return s.schedule(ctx, key, r)
 }
 
 // acquire takes the record's lease, recovering any step a crashed owner left.
@@ -86,17 +95,25 @@ func (s *Service) release(key string) {
 }
 
 // recover decides what a step cut short by a crash means. Only a create is
-// dangerous to repeat: the account may exist.
+// dangerous to repeat: the account may exist. Every other step is re-derived
+// from the record (a renew reads the provider's expiry first; an email is
+// sent again, at most one duplicate, with the same Message-ID).
 func (s *Service) recover(r *Record) {
 	st := r.Step
 	r.Step = nil
-	if st.Name != stepCreate {
-		return // an email is sent again (at most one duplicate); the rest are re-derived
+	if st.Name == stepCreate {
+		s.uncertainCreate(r, st, "create was interrupted: the account may exist at the provider")
 	}
-	s.needsReview(r, st, "create was interrupted: the account may exist at the provider")
 }
 
-func (s *Service) needsReview(r *Record, st *Step, reason string) {
+// uncertainCreate handles a create that may or may not have made an
+// account: where the provider can list what exists, the record waits to
+// adopt it; otherwise an operator must decide.
+func (s *Service) uncertainCreate(r *Record, st *Step, reason string) {
+	if s.caps(r).List {
+		r.Adopt = st
+		return
+	}
 	r.Review = &Review{Reason: reason, Step: st.Name, Attempt: st.Attempt, Since: s.cfg.Now().UTC()}
 	r.audit(events.Audit{
 		ID:     fmt.Sprintf("%s:%s:%s", events.AuditReviewNeeded, r.Key, st.Attempt),
@@ -106,35 +123,142 @@ func (s *Service) needsReview(r *Record, st *Step, reason string) {
 	s.log.Error("account needs review", zap.String("account", r.Key), zap.String("step", st.Name), zap.String("reason", reason))
 }
 
+func (s *Service) provider(r *Record) (Provider, error) {
+	name := r.Desired.Plan.Provider
+	if r.Actual.Exists && r.Actual.Provider != "" {
+		name = r.Actual.Provider
+	}
+	p, ok := s.providers[providers.Name(name)]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q (plan %s)", ErrNoProvider, name, r.Desired.Plan.ID)
+	}
+	return p, nil
+}
+
+func (s *Service) caps(r *Record) providers.Capabilities {
+	if p, err := s.provider(r); err == nil {
+		return p.Capabilities()
+	}
+	return providers.Capabilities{}
+}
+
+// target is what the provider should hold now.
+type target int
+
+const (
+	targetNone     target = iota // nothing is owed (yet)
+	targetEnabled                // the account exists and works
+	targetDisabled               // the account exists, disabled (or, without suspend, is deleted)
+	targetDeleted                // the account is gone
+)
+
+// target derives what the provider should hold at now, and when that will
+// next change by the clock alone (zero: not by the clock).
+func (s *Service) target(r *Record, now time.Time) (target, time.Time) {
+	d := &r.Desired
+	switch d.Status {
+	case StatusActive:
+		// VPNKI keeps no expiry, and one-off orders end: vpnbill enforces both.
+		if (d.OneOff || !s.caps(r).Renew) && !d.PaidThrough.IsZero() {
+			end := d.PaidThrough.Add(s.cfg.GracePeriod)
+			if !now.Before(end) {
+				return targetDeleted, time.Time{}
+			}
+			return targetEnabled, end
+		}
+		return targetEnabled, time.Time{}
+	case StatusSuspended:
+		if now.Before(d.SuspendAt) {
+			return targetEnabled, d.SuspendAt
+		}
+		return targetDisabled, time.Time{}
+	case StatusCanceled, StatusRefunded:
+		if now.Before(d.DeleteAt) {
+			return targetDisabled, d.DeleteAt
+		}
+		return targetDeleted, time.Time{}
+	}
+	return targetNone, time.Time{}
+}
+
 // step is one persisted move toward the desired state. It returns the
 // record as it last wrote it.
 type step func(ctx context.Context, r *Record) (*Record, error)
 
 const (
-	stepCreate = "create"
-	mailPrefix = "email."
+	stepCreate  = "create"
+	stepEnable  = "enable"
+	stepDisable = "disable"
+	stepDelete  = "delete"
+	stepRenew   = "renew"
+	stepRetire  = "retire"
+	stepAdopt   = "adopt"
+	mailPrefix  = "email."
 )
 
-// next decides the record's next step, or nil when actual matches desired.
-func (s *Service) next(r *Record) step {
+// next decides the record's next step at now, or nil when the provider
+// matches the record.
+func (s *Service) next(r *Record, now time.Time) step {
 	if r.Review != nil {
 		return nil
 	}
-	d, a := &r.Desired, &r.Actual
-	if d.Status == StatusActive && !a.Exists {
-		return s.create
-	}
-	if a.Exists && a.Generation > 0 && d.Email != "" {
-		if id := emailID(notify.Welcome, a.Generation); !r.hasEmail(id) {
-			return s.email(notify.Welcome, a.Generation)
+	if r.Adopt != nil {
+		if now.Before(r.Adopt.Started.Add(s.cfg.AdoptAfter)) {
+			return nil // scheduled: the timer fires when adoption may start
 		}
+		return s.adopt
+	}
+	d, a := &r.Desired, &r.Actual
+	caps := s.caps(r)
+	t, _ := s.target(r, now)
+	switch t {
+	case targetEnabled:
+		switch {
+		case !a.Exists:
+			return s.create
+		case a.PlanID != d.Plan.ID && d.Plan.ID != "":
+			if a.Provider == "purevpn" && d.Plan.Provider == a.Provider && !samePureVPNAccount(a, d) {
+				return s.create // a new account of the new package; the old one is retired
+			}
+			return s.local("plan", func(r *Record) {
+				r.Actual.PlanID = r.Desired.Plan.ID
+				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%s", events.AuditPlanChanged, r.Key, r.Desired.Plan.ID), Kind: events.AuditPlanChanged})
+			})
+		case !a.Enabled && caps.Suspend:
+			return s.setEnabled(true)
+		case caps.Renew && !d.OneOff && d.PaidThrough.After(a.Expiry.Add(renewSlack)):
+			return s.renew
+		case !caps.Renew && d.PaidThrough.After(a.Expiry):
+			return s.local("expiry", func(r *Record) {
+				r.Actual.Expiry = r.Desired.PaidThrough
+				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditAccountRenewed, r.Key, r.Actual.Expiry.Unix()),
+					Kind: events.AuditAccountRenewed, PeriodEnd: r.Actual.Expiry})
+			})
+		}
+	case targetDisabled:
+		if a.Exists && caps.Suspend && a.Enabled {
+			return s.setEnabled(false)
+		}
+		if a.Exists && !caps.Suspend {
+			return s.remove(false)
+		}
+	case targetDeleted:
+		if a.Exists {
+			return s.remove(true)
+		}
+	}
+	if len(a.Retired) > 0 {
+		return s.retire
+	}
+	if len(r.Mail) > 0 {
+		return s.email(r.Mail[0])
 	}
 	return nil
 }
 
-func emailID(kind notify.Kind, gen int) string { return fmt.Sprintf("%s.%d", kind, gen) }
-
-func (r *Record) hasEmail(id string) bool { _, ok := r.Emails[id]; return ok }
+func samePureVPNAccount(a *Actual, d *Desired) bool {
+	return a.PlanID == "" || (a.PackageType == d.Plan.PackageType && a.PeriodDays == d.Plan.PeriodDays)
+}
 
 func newAttempt() string {
 	var b [8]byte
@@ -184,50 +308,113 @@ func (s *Service) result(ctx context.Context, key string, st *Step, apply func(r
 	return r, nil
 }
 
-func (s *Service) create(ctx context.Context, r *Record) (*Record, error) {
-	plan := r.Desired.Plan
-	prov, ok := s.providers[providers.Name(plan.Provider)]
-	if !ok {
-		return r, fmt.Errorf("%w: %q (plan %s)", ErrNoProvider, plan.Provider, plan.ID)
+// local is a step with no provider call: one CAS write.
+func (s *Service) local(name string, apply func(r *Record)) step {
+	return func(ctx context.Context, r *Record) (*Record, error) {
+		r, _, err := s.store.Update(ctx, r.Key, func(r *Record) error {
+			if r.Lease == nil || r.Lease.Owner != s.cfg.Owner || r.Step != nil {
+				return errStale
+			}
+			apply(r)
+			return nil
+		})
+		if err == nil {
+			s.cfg.Failpoint("result." + name)
+		}
+		return r, err
 	}
+}
+
+// call runs one provider call as a step: intent, call, result. On failure
+// the intent is cleared and the call's error returned.
+func (s *Service) call(ctx context.Context, r *Record, name string, want func(*Record) bool,
+	do func(ctx context.Context, p Provider, r *Record) (func(*Record), error)) (*Record, error) {
+	p, err := s.provider(r)
+	if err != nil {
+		return r, err
+	}
+	r, st, err := s.intent(ctx, r.Key, name, want)
+	if err != nil {
+		return r, err
+	}
+	apply, callErr := do(ctx, p, r)
+	s.cfg.Failpoint("call." + name)
+	if callErr != nil {
+		if _, err := s.result(ctx, r.Key, st, func(*Record) {}); err != nil {
+			return r, errors.Join(callErr, err)
+		}
+		return r, fmt.Errorf("%s %s: %w", name, r.Key, callErr)
+	}
+	return s.result(ctx, r.Key, st, apply)
+}
+
+func (s *Service) create(ctx context.Context, r *Record) (*Record, error) {
+	p, err := s.provider(&Record{Desired: r.Desired}) // a new account is at the plan's provider
+	if err != nil {
+		return r, err
+	}
+	plan := r.Desired.Plan
+	replacing := r.Actual.Exists
 	r, st, err := s.intent(ctx, r.Key, stepCreate, func(r *Record) bool {
-		return r.Desired.Status == StatusActive && !r.Actual.Exists && r.Review == nil
+		t, _ := s.target(r, s.cfg.Now())
+		return t == targetEnabled && r.Review == nil && r.Adopt == nil && r.Actual.Exists == replacing
 	})
 	if err != nil {
 		return r, err
 	}
-	creds, err := prov.Create(ctx, plan)
+	creds, err := p.Create(ctx, plan)
 	s.cfg.Failpoint("call." + stepCreate)
 	if err != nil {
 		return s.createFailed(ctx, r.Key, st, err)
 	}
-	var sealed []byte
-	if sealed, err = s.sealer.Seal(r.Key, creds.Password); err != nil {
+	if err := s.store.claim(ctx, plan.Provider, creds.Username, r.Key); err != nil {
+		s.log.Warn("account not claimed; adoption may consider it", zap.String("account", r.Key), zap.Error(err))
+	}
+	sealed, err := s.sealer.Seal(r.Key, creds.Password)
+	if err != nil {
 		return r, fmt.Errorf("seal credentials: %w", err)
 	}
 	now := s.cfg.Now().UTC()
 	return s.result(ctx, r.Key, st, func(r *Record) {
+		old := r.Actual
+		if old.Exists {
+			r.Actual.Retired = append(r.Actual.Retired, old.Username)
+		}
 		r.Actual = Actual{
 			Provider: plan.Provider, Username: creds.Username, Login: creds.Login, Server: creds.Server,
 			Password: sealed, Exists: true, Enabled: true, Expiry: creds.Expiry,
-			Generation: r.Actual.Generation + 1, CreatedAt: now,
+			Generation: old.Generation + 1, CreatedAt: now, PlanID: plan.ID,
+			PackageType: plan.PackageType, PeriodDays: plan.PeriodDays, Retired: r.Actual.Retired,
 		}
+		if r.Actual.Expiry.IsZero() {
+			r.Actual.Expiry = r.Desired.PaidThrough
+		}
+		kind := notify.Welcome
+		switch {
+		case old.Exists:
+			r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditPlanChanged, r.Key, r.Actual.Generation), Kind: events.AuditPlanChanged})
+		case old.Generation > 0:
+			kind = notify.Resumed // VPNKI: a new tunnel after a suspension or expiry
+		}
+		// Credentials of an older generation are void: do not send them.
+		r.Mail = slices.DeleteFunc(r.Mail, func(m PendingEmail) bool { return m.Gen > 0 })
+		r.Mail = append(r.Mail, PendingEmail{ID: fmt.Sprintf("%s.%d", kind, r.Actual.Generation), Kind: kind, Gen: r.Actual.Generation})
 		r.audit(events.Audit{
 			ID:          fmt.Sprintf("%s:%s:%d", events.AuditAccountCreated, r.Key, r.Actual.Generation),
 			Kind:        events.AuditAccountCreated,
 			PeriodStart: now,
-			PeriodEnd:   creds.Expiry,
+			PeriodEnd:   r.Actual.Expiry,
 		})
 	})
 }
 
 // createFailed records a failed create. An uncertain one may have made the
-// account, so it is never retried blindly: it goes to review.
+// account, so it is never retried blindly: it goes to adoption or review.
 func (s *Service) createFailed(ctx context.Context, key string, st *Step, callErr error) (*Record, error) {
 	uncertain := errors.Is(callErr, providers.ErrUncertain)
 	r, err := s.result(ctx, key, st, func(r *Record) {
 		if uncertain {
-			s.needsReview(r, st, "create uncertain: "+callErr.Error())
+			s.uncertainCreate(r, st, "create uncertain: "+callErr.Error())
 		}
 	})
 	if err != nil {
@@ -239,75 +426,255 @@ func (s *Service) createFailed(ctx context.Context, key string, st *Step, callEr
 	return r, fmt.Errorf("create at %s: %w", r.Desired.Plan.Provider, callErr)
 }
 
-// email sends the email of kind for account generation gen.
-func (s *Service) email(kind notify.Kind, gen int) step {
-	return func(ctx context.Context, r *Record) (*Record, error) {
-		id := emailID(kind, gen)
-		r, st, err := s.intent(ctx, r.Key, mailPrefix+id, func(r *Record) bool {
-			return !r.hasEmail(id) && r.Actual.Generation == gen
-		})
+// adopt settles an uncertain create at a provider that lists what exists:
+// a tunnel made at the time of the lost create and claimed by no other
+// record is the one it made. Its password was never received, so it is
+// deleted, and the next step creates afresh: one account at the end.
+func (s *Service) adopt(ctx context.Context, r *Record) (*Record, error) {
+	p, err := s.provider(&Record{Desired: r.Desired})
+	if err != nil {
+		return r, err
+	}
+	attempt := r.Adopt
+	all, err := p.List(ctx)
+	if err != nil {
+		return r, fmt.Errorf("adopt %s: %w", r.Key, err)
+	}
+	for _, t := range all {
+		if !t.Created.IsZero() && t.Created.Before(attempt.Started.Add(-time.Minute)) {
+			continue
+		}
+		owner, err := s.store.claimOwner(ctx, r.Desired.Plan.Provider, t.Username)
 		if err != nil {
 			return r, err
 		}
-		data := notify.Data{
-			To: r.Desired.Email, CustomerName: r.Desired.CustomerName, PlanName: r.Desired.Plan.Name,
-			Provider: r.Actual.Provider, Username: r.Actual.Username, Server: r.Actual.Server,
-			PaidThrough: r.Desired.PaidThrough, MessageID: fmt.Sprintf("<%s.%s@%s>", id, r.Key, s.cfg.MailDomain),
+		if owner != "" && owner != r.Key {
+			continue
 		}
-		if r.Actual.Login != "" {
-			data.Username = r.Actual.Login
-		}
-		if len(r.Actual.Password) > 0 {
-			if data.Password, err = s.sealer.Open(r.Key, r.Actual.Password); err != nil {
-				return r, err
+		if owner == "" {
+			if err := s.store.claim(ctx, r.Desired.Plan.Provider, t.Username, r.Key); err != nil {
+				continue // claimed by another record just now
 			}
 		}
-		msg, err := notify.Render(kind, data)
+		if err := p.Delete(ctx, t.Username); err != nil {
+			return r, fmt.Errorf("adopt %s: delete orphan %s: %w", r.Key, t.Username, err)
+		}
+		s.log.Info("orphan of an uncertain create deleted", zap.String("account", r.Key), zap.String("username", t.Username))
+	}
+	r, _, err = s.store.Update(ctx, r.Key, func(r *Record) error {
+		if r.Adopt == nil || r.Adopt.Attempt != attempt.Attempt {
+			return errStale
+		}
+		r.Adopt = nil
+		return nil
+	})
+	if err == nil {
+		s.cfg.Failpoint("result." + stepAdopt)
+	}
+	return r, err
+}
+
+// setEnabled enables or disables a PureVPN account, and owes the email.
+func (s *Service) setEnabled(enabled bool) step {
+	name := stepDisable
+	if enabled {
+		name = stepEnable
+	}
+	return func(ctx context.Context, r *Record) (*Record, error) {
+		return s.call(ctx, r, name, func(r *Record) bool { return r.Actual.Exists && r.Actual.Enabled != enabled },
+			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
+				if err := p.SetEnabled(ctx, r.Actual.Username, enabled); err != nil {
+					return nil, err
+				}
+				return func(r *Record) {
+					r.Actual.Enabled = enabled
+					s.owe(r, transitionEmail(r, enabled))
+					kind := events.AuditSuspended
+					if enabled {
+						kind = events.AuditResumed
+					}
+					r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%s", kind, r.Key, r.Desired.StatusEvent), Kind: kind})
+				}, nil
+			})
+	}
+}
+
+// transitionEmail is the email of a disable or enable, keyed by the fact
+// that caused it so each transition is told once.
+func transitionEmail(r *Record, enabled bool) PendingEmail {
+	kind := notify.Suspended
+	switch {
+	case enabled:
+		kind = notify.Resumed
+	case r.Desired.Status == StatusCanceled || r.Desired.Status == StatusRefunded:
+		kind = notify.Canceled
+	}
+	return PendingEmail{ID: fmt.Sprintf("%s.%s", kind, r.Desired.StatusEvent), Kind: kind}
+}
+
+// owe adds an email to the record's mail unless it was sent or is pending.
+func (s *Service) owe(r *Record, m PendingEmail) {
+	if r.Desired.Email == "" || r.hasEmail(m.ID) || r.owes(m.ID) {
+		return
+	}
+	r.Mail = append(r.Mail, m)
+}
+
+// remove deletes the account: for good (final), or as VPNKI's suspension.
+func (s *Service) remove(final bool) step {
+	return func(ctx context.Context, r *Record) (*Record, error) {
+		return s.call(ctx, r, stepDelete, func(r *Record) bool { return r.Actual.Exists },
+			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
+				if err := p.Delete(ctx, r.Actual.Username); err != nil {
+					return nil, err
+				}
+				return func(r *Record) {
+					r.Actual.Exists, r.Actual.Enabled, r.Actual.Password = false, false, nil
+					r.Mail = slices.DeleteFunc(r.Mail, func(m PendingEmail) bool { return m.Gen > 0 })
+					if final {
+						r.Actual.Deleted = true
+						s.owe(r, PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Deleted, r.Actual.Generation), Kind: notify.Deleted})
+						r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditDeleted, r.Key, r.Actual.Generation), Kind: events.AuditDeleted})
+						return
+					}
+					if r.Desired.Status == StatusActive { // VPNKI: the paid time ran out
+						s.owe(r, PendingEmail{ID: fmt.Sprintf("%s.expired.%d", notify.Suspended, r.Actual.Generation), Kind: notify.Suspended})
+					} else {
+						s.owe(r, transitionEmail(r, false))
+					}
+					r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditSuspended, r.Key, r.Actual.Generation), Kind: events.AuditSuspended,
+						Reason: "the provider has no suspend: the tunnel was deleted"})
+				}, nil
+			})
+	}
+}
+
+// renew reads the PureVPN expiry first and renews only what is short of
+// the paid-through time: renew is not idempotent.
+func (s *Service) renew(ctx context.Context, r *Record) (*Record, error) {
+	return s.call(ctx, r, stepRenew, func(r *Record) bool { return r.Actual.Exists },
+		func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
+			remote, err := p.Lookup(ctx, r.Actual.Username)
+			if err != nil {
+				return nil, err
+			}
+			renewed := false
+			if remote.Exists && r.Desired.PaidThrough.After(remote.Expiry.Add(renewSlack)) {
+				if err := p.Renew(ctx, r.Actual.Username, r.Desired.Plan); err != nil {
+					return nil, err
+				}
+				renewed = true
+				if remote, err = p.Lookup(ctx, r.Actual.Username); err != nil {
+					return nil, err
+				}
+			}
+			return func(r *Record) {
+				before := r.Actual.Expiry
+				r.Actual.Expiry = remote.Expiry
+				if !remote.Exists {
+					r.Actual.Exists, r.Actual.Enabled = false, false // gone at the provider: made again
+				}
+				if renewed {
+					r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditAccountRenewed, r.Key, remote.Expiry.Unix()),
+						Kind: events.AuditAccountRenewed, PeriodStart: before, PeriodEnd: remote.Expiry})
+				}
+			}, nil
+		})
+}
+
+// retire deletes an account replaced by a plan change.
+func (s *Service) retire(ctx context.Context, r *Record) (*Record, error) {
+	old := r.Actual.Retired[0]
+	return s.call(ctx, r, stepRetire, func(r *Record) bool { return slices.Contains(r.Actual.Retired, old) },
+		func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
+			if err := p.Delete(ctx, old); err != nil {
+				return nil, err
+			}
+			return func(r *Record) {
+				r.Actual.Retired = slices.DeleteFunc(r.Actual.Retired, func(u string) bool { return u == old })
+				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%s", events.AuditDeleted, r.Key, old), Kind: events.AuditDeleted,
+					Username: old, Reason: "replaced by a plan change"})
+			}, nil
+		})
+}
+
+// email sends a pending email.
+func (s *Service) email(m PendingEmail) step {
+	return func(ctx context.Context, r *Record) (*Record, error) {
+		r, st, err := s.intent(ctx, r.Key, mailPrefix+m.ID, func(r *Record) bool { return r.owes(m.ID) })
 		if err != nil {
-			return r, fmt.Errorf("render %s email: %w", kind, err)
+			return r, err
+		}
+		msg, err := s.render(r, m)
+		if err != nil {
+			// A template that cannot render this record will not later.
+			return s.mailed(ctx, r.Key, st, m, notify.Message{}, fmt.Errorf("%w: render: %w", notify.ErrPermanent, err))
 		}
 		sendErr := s.mailer.Send(ctx, msg)
-		s.cfg.Failpoint(mailPrefix + string(kind))
-		permanent := errors.Is(sendErr, notify.ErrPermanent)
-		if sendErr != nil && !permanent {
-			// Not sent (or not confirmed): clear the intent and try again later.
-			if _, err := s.result(ctx, r.Key, st, func(*Record) {}); err != nil {
-				return r, errors.Join(sendErr, err)
-			}
-			return r, fmt.Errorf("send %s email: %w", kind, sendErr)
-		}
-		now := s.cfg.Now().UTC()
-		r, err = s.result(ctx, r.Key, st, func(r *Record) {
-			if r.Emails == nil {
-				r.Emails = map[string]SentEmail{}
-			}
-			sent := SentEmail{MessageID: msg.MessageID}
-			if permanent {
-				sent.Failed = sendErr.Error()
-			} else {
-				sent.Sent = now
-				r.Actual.Password = nil // delivered: no reason to keep it
-			}
-			r.Emails[id] = sent
-			a := events.Audit{
-				ID:        fmt.Sprintf("%s:%s:%s", events.AuditEmailSent, r.Key, id),
-				Kind:      events.AuditEmailSent,
-				MessageID: msg.MessageID,
-				EmailKind: string(kind),
-			}
-			if permanent {
-				a.Reason = "not delivered: " + sendErr.Error()
-			}
-			r.audit(a)
-		})
-		if err != nil {
-			return r, err
-		}
-		if permanent {
-			return r, fmt.Errorf("send %s email: %w", kind, sendErr)
-		}
-		return r, nil
+		s.cfg.Failpoint(mailPrefix + string(m.Kind))
+		return s.mailed(ctx, r.Key, st, m, msg, sendErr)
 	}
+}
+
+func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
+	d := notify.Data{
+		To: r.Desired.Email, CustomerName: r.Desired.CustomerName, PlanName: r.Desired.Plan.Name,
+		Provider: r.Actual.Provider, Username: r.Actual.Username, Server: r.Actual.Server,
+		PaidThrough: r.Desired.PaidThrough, DeleteAt: r.Desired.DeleteAt,
+		AmountDue: m.AmountDue, InvoiceURL: m.InvoiceURL,
+		MessageID: fmt.Sprintf("<%s.%s@%s>", m.ID, r.Key, s.cfg.MailDomain),
+	}
+	if d.Provider == "" {
+		d.Provider = r.Desired.Plan.Provider
+	}
+	if r.Actual.Login != "" {
+		d.Username = r.Actual.Login
+	}
+	if m.Gen > 0 && len(r.Actual.Password) > 0 {
+		pw, err := s.sealer.Open(r.Key, r.Actual.Password)
+		if err != nil {
+			return notify.Message{}, err
+		}
+		d.Password = pw
+	}
+	return notify.Render(m.Kind, d)
+}
+
+// mailed writes the outcome of sending m. A temporary failure leaves it
+// pending; a permanent one records it as failed (and reports it).
+func (s *Service) mailed(ctx context.Context, key string, st *Step, m PendingEmail, msg notify.Message, sendErr error) (*Record, error) {
+	permanent := errors.Is(sendErr, notify.ErrPermanent)
+	if sendErr != nil && !permanent {
+		if _, err := s.result(ctx, key, st, func(*Record) {}); err != nil {
+			return nil, errors.Join(sendErr, err)
+		}
+		return nil, fmt.Errorf("send %s email: %w", m.Kind, sendErr)
+	}
+	now := s.cfg.Now().UTC()
+	r, err := s.result(ctx, key, st, func(r *Record) {
+		r.Mail = slices.DeleteFunc(r.Mail, func(p PendingEmail) bool { return p.ID == m.ID })
+		if r.Emails == nil {
+			r.Emails = map[string]SentEmail{}
+		}
+		sent := SentEmail{MessageID: msg.MessageID, Sent: now}
+		a := events.Audit{ID: fmt.Sprintf("%s:%s:%s", events.AuditEmailSent, r.Key, m.ID), Kind: events.AuditEmailSent,
+			MessageID: msg.MessageID, EmailKind: string(m.Kind)}
+		if permanent {
+			sent = SentEmail{MessageID: msg.MessageID, Failed: sendErr.Error()}
+			a.Reason = "not delivered: " + sendErr.Error()
+		} else if m.Gen > 0 && m.Gen == r.Actual.Generation {
+			r.Actual.Password = nil // delivered: no reason to keep it
+		}
+		r.Emails[m.ID] = sent
+		r.audit(a)
+	})
+	if err != nil {
+		return r, err
+	}
+	if permanent {
+		return r, fmt.Errorf("send %s email: %w", m.Kind, sendErr)
+	}
+	return r, nil
 }
 
 // flush publishes the record's audit outbox and removes what was published.
@@ -336,4 +703,31 @@ func (s *Service) flush(ctx context.Context, key string, r *Record) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// schedule makes sure the record's next clock-driven change has a timer.
+func (s *Service) schedule(ctx context.Context, key string, r *Record) error {
+	if r == nil {
+		return nil
+	}
+	now := s.cfg.Now()
+	_, wake := s.target(r, now)
+	if r.Adopt != nil {
+		wake = r.Adopt.Started.Add(s.cfg.AdoptAfter)
+	}
+	if wake.IsZero() {
+		return nil
+	}
+	wake = events.CeilSecond(wake)
+	if wake.Equal(r.TimerAt) {
+		return nil
+	}
+	if err := events.ScheduleTimer(ctx, s.js, key, wake); err != nil {
+		return err
+	}
+	_, _, err := s.store.Update(ctx, key, func(r *Record) error {
+		r.TimerAt = wake
+		return nil
+	})
+	return err
 }

@@ -3,10 +3,12 @@ package provisioning
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/notify"
 )
 
 // Status is what the customer's service should be.
@@ -38,8 +40,15 @@ type Record struct {
 	// Review: an operator must decide (an uncertain create with no way to
 	// prove what exists). Nothing is driven while it is set.
 	Review *Review `json:"review,omitempty"`
-	// Emails sent, by email id (kind.generation).
+	// Adopt: an uncertain create at a provider that can list what exists;
+	// after Config.AdoptAfter the list is read and the tunnel adopted.
+	Adopt *Step `json:"adopt,omitempty"`
+	// Mail: emails owed, written with the change that owes them, sent in order.
+	Mail []PendingEmail `json:"mail,omitempty"`
+	// Emails sent (or failed for good), by email id.
 	Emails map[string]SentEmail `json:"emails,omitempty"`
+	// TimerAt: when the record's next timer is scheduled to fire.
+	TimerAt time.Time `json:"timer_at,omitzero"`
 	// Outbox: audit events written with the change they record, published
 	// (with their deduplication id) and then cleared.
 	Outbox []events.Audit `json:"outbox,omitempty"`
@@ -50,11 +59,21 @@ type Record struct {
 
 // Desired is what the record's Stripe facts say the service should be.
 type Desired struct {
-	Plan         billing.Plan `json:"plan"`
-	Status       Status       `json:"status"`
-	StatusAsOf   time.Time    `json:"status_as_of,omitzero"` // Stripe created time of the fact that set Status
-	StatusEvent  string       `json:"status_event,omitempty"`
-	PaidThrough  time.Time    `json:"paid_through,omitzero"`
+	Plan        billing.Plan `json:"plan"`
+	PlanAsOf    time.Time    `json:"plan_as_of,omitzero"` // Stripe created time of the fact that set Plan
+	Status      Status       `json:"status"`
+	StatusAsOf  time.Time    `json:"status_as_of,omitzero"` // Stripe created time of the fact that set Status
+	StatusEvent string       `json:"status_event,omitempty"`
+	PaidThrough time.Time    `json:"paid_through,omitzero"`
+	// SuspendAt: for StatusSuspended, when the grace period ends and the
+	// account is disabled.
+	SuspendAt time.Time `json:"suspend_at,omitzero"`
+	// DeleteAt: for StatusCanceled and StatusRefunded, when the account is deleted.
+	DeleteAt time.Time `json:"delete_at,omitzero"`
+	// CancelAt: the subscription is set to cancel at this period end.
+	CancelAt time.Time `json:"cancel_at,omitzero"`
+	// Purchased: a purchase or renewal was paid; service is owed.
+	Purchased bool `json:"purchased,omitempty"`
 	Email        string       `json:"email,omitempty"`
 	CustomerName string       `json:"customer_name,omitempty"`
 	Customer     string       `json:"customer,omitempty"`
@@ -80,6 +99,23 @@ type Actual struct {
 	// plan change or VPNKI resume makes the next). Email ids carry it.
 	Generation int       `json:"generation,omitempty"`
 	CreatedAt  time.Time `json:"created_at,omitzero"`
+	// PlanID, PackageType, PeriodDays: the plan the account was made for.
+	PlanID      string `json:"plan_id,omitempty"`
+	PackageType string `json:"package_type,omitempty"`
+	PeriodDays  int    `json:"period_days,omitempty"`
+	// Deleted: the account was deleted for good (canceled, refunded, expired).
+	Deleted bool `json:"deleted,omitempty"`
+	// Retired: accounts replaced by a plan change, to delete.
+	Retired []string `json:"retired,omitempty"`
+}
+
+// PendingEmail is an email owed to the customer.
+type PendingEmail struct {
+	ID         string      `json:"id"` // unique per record: kind and what it is about
+	Kind       notify.Kind `json:"kind"`
+	Gen        int         `json:"gen,omitempty"` // the account generation whose credentials it carries
+	AmountDue  string      `json:"amount_due,omitempty"`
+	InvoiceURL string      `json:"invoice_url,omitempty"`
 }
 
 // Lease marks the worker driving a record.
@@ -180,33 +216,114 @@ func factAudit(kind events.AuditKind, f billing.Fact, reason string) events.Audi
 	}
 }
 
-// fold applies fact f to r's desired state. It is pure: the same record
-// and fact always give the same result, and folding a fact twice is the
-// same as folding it once. It reports whether f changed anything.
-func fold(r *Record, f billing.Fact) bool {
-	if r.applied(f.EventID) {
-		return false
-	}
+// policy is the part of the configuration the fold needs.
+type policy struct{ grace, deleteAfter time.Duration }
+
+// fold applies fact f to r's desired state. It is a pure function of the
+// record, the fact and the policy: folding a fact twice is the same as once,
+// and a fact older than the one that set a field does not change it. A
+// cancellation, refund or dispute is final for its record whatever its order.
+func fold(r *Record, f billing.Fact, pol policy) {
 	r.markApplied(f.EventID)
 	d := &r.Desired
 	fillIdentity(d, f)
-	switch f.Kind {
-	case billing.Purchase:
-		if d.Plan.ID == "" {
-			d.Plan = f.Plan
+	c := f.Created
+	newer := c.After(d.StatusAsOf) || (c.Equal(d.StatusAsOf) && f.EventID > d.StatusEvent)
+	final := d.Status == StatusCanceled || d.Status == StatusRefunded
+	skip := func(reason string) { r.audit(factAudit(events.AuditFactSkipped, f, reason)) }
+	setPlan := func() {
+		if f.Plan.ID != "" && (d.Plan.ID == "" || c.After(d.PlanAsOf)) {
+			d.Plan, d.PlanAsOf = f.Plan, c
 		}
+	}
+	paid := func() {
+		d.Purchased = true
 		if f.PeriodEnd.After(d.PaidThrough) {
 			d.PaidThrough = f.PeriodEnd
 		}
-		if d.Status == StatusNone {
-			setStatus(d, StatusActive, f)
-		}
-		r.audit(factAudit(events.AuditFactApplied, f, ""))
-		return true
-	default:
-		r.audit(factAudit(events.AuditFactSkipped, f, fmt.Sprintf("fact %s is not acted on", f.Kind)))
-		return false
 	}
+	switch f.Kind {
+	case billing.Purchase, billing.Renewal:
+		setPlan()
+		paid()
+		switch {
+		case final:
+		case d.Status == StatusNone:
+			setStatus(d, StatusActive, f)
+		case d.Status == StatusSuspended && newer:
+			// A payment newer than the dunning it answers.
+			setStatus(d, StatusActive, f)
+			d.SuspendAt = time.Time{}
+		}
+	case billing.PurchaseFailed:
+		skip("asynchronous payment failed: nothing is owed")
+		return
+	case billing.PaymentFailed:
+		id := "payment_failed." + f.Invoice
+		if f.Invoice != "" && !r.hasEmail(id) && !r.owes(id) {
+			r.Mail = append(r.Mail, PendingEmail{ID: id, Kind: notify.PaymentFailed,
+				AmountDue: formatAmount(f.Amount, f.Currency), InvoiceURL: f.InvoiceURL})
+		}
+	case billing.SubscriptionState:
+		if c.After(d.PlanAsOf) {
+			d.CancelAt = time.Time{}
+			if f.CancelAtPeriodEnd {
+				d.CancelAt = f.CurrentPeriodEnd
+			}
+		}
+		setPlan()
+		if final || !newer {
+			if !final {
+				skip("status older than the one applied")
+				return
+			}
+			break
+		}
+		switch f.SubStatus {
+		case "active", "trialing":
+			if d.Status == StatusSuspended {
+				setStatus(d, StatusActive, f)
+				d.SuspendAt = time.Time{}
+			}
+		case "past_due", "unpaid", "paused":
+			if d.Status == StatusActive {
+				setStatus(d, StatusSuspended, f)
+				d.SuspendAt = c.Add(pol.grace)
+			}
+		case "canceled", "incomplete_expired":
+			cancel(d, StatusCanceled, f, pol)
+		}
+	case billing.Canceled:
+		if !final {
+			cancel(d, StatusCanceled, f, pol)
+		}
+	case billing.Refunded, billing.Disputed:
+		if d.Status != StatusRefunded {
+			cancel(d, StatusRefunded, f, pol)
+		}
+	}
+	r.audit(factAudit(events.AuditFactApplied, f, ""))
+}
+
+func cancel(d *Desired, s Status, f billing.Fact, pol policy) {
+	setStatus(d, s, f)
+	d.SuspendAt = time.Time{}
+	if d.DeleteAt.IsZero() {
+		d.DeleteAt = f.Created.Add(pol.deleteAfter)
+	}
+}
+
+// owes reports whether email id is pending.
+func (r *Record) owes(id string) bool {
+	return slices.ContainsFunc(r.Mail, func(m PendingEmail) bool { return m.ID == id })
+}
+
+// formatAmount renders minor units as "9.99 EUR".
+func formatAmount(minor int64, currency string) string {
+	if currency == "" {
+		return ""
+	}
+	return fmt.Sprintf("%d.%02d %s", minor/100, minor%100, strings.ToUpper(currency))
 }
 
 // fillIdentity copies the customer's identity from f where r has none yet.
@@ -232,3 +349,6 @@ func fillIdentity(d *Desired, f billing.Fact) {
 func setStatus(d *Desired, s Status, f billing.Fact) {
 	d.Status, d.StatusAsOf, d.StatusEvent = s, f.Created, f.EventID
 }
+
+// hasEmail reports whether email id was sent (or failed for good).
+func (r *Record) hasEmail(id string) bool { _, ok := r.Emails[id]; return ok }

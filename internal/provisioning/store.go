@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -107,5 +109,46 @@ func (s *Store) Keys(ctx context.Context) ([]string, error) {
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, nil
 	}
-	return keys, err
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(keys, func(k string) bool { return strings.HasPrefix(k, "claim.") }), nil
+}
+
+// claimKey is where the record owning a provider account is noted, so an
+// adoption never takes an account another record made.
+func claimKey(provider, username string) string { return "claim." + provider + "." + username }
+
+var validUsername = regexp.MustCompile(`^[A-Za-z0-9_-]{1,100}$`)
+
+// claim notes that username at provider belongs to record key. It fails if
+// another record claimed it first.
+func (s *Store) claim(ctx context.Context, provider, username, key string) error {
+	if !validUsername.MatchString(username) {
+		return fmt.Errorf("username %q cannot be claimed", username)
+	}
+	_, err := s.kv.Create(ctx, claimKey(provider, username), []byte(key))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		owner, oerr := s.claimOwner(ctx, provider, username)
+		if oerr == nil && owner == key {
+			return nil
+		}
+		return fmt.Errorf("%s at %s is claimed by %s", username, provider, owner)
+	}
+	return err
+}
+
+// claimOwner returns the record that claimed username, or "".
+func (s *Store) claimOwner(ctx context.Context, provider, username string) (string, error) {
+	if !validUsername.MatchString(username) {
+		return "", nil
+	}
+	e, err := s.kv.Get(ctx, claimKey(provider, username))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return string(e.Value()), nil
 }

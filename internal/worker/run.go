@@ -13,6 +13,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/providers"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 )
 
@@ -24,7 +25,9 @@ type Config struct {
 	Plans        *billing.Catalog
 	// PureVPN configures the PureVPN client; a zero URL means not configured.
 	PureVPN purevpn.Config
-	Mail    notify.Config
+	// VPNKI configures the VPNKI client; a zero URL means not configured.
+	VPNKI vpnki.Config
+	Mail  notify.Config
 	// CredentialsKey is the 32-byte key sealing stored credentials.
 	CredentialsKey []byte
 	// LineItems reads checkout line items from the Stripe API; nil if no key.
@@ -51,6 +54,16 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 		}
 		provs[providers.PureVPN] = PureVPN{Client: c}
 	}
+	if cfg.VPNKI.URL != "" {
+		if cfg.VPNKI.Logger == nil {
+			cfg.VPNKI.Logger = log.Named("vpnki")
+		}
+		c, err := vpnki.New(cfg.VPNKI)
+		if err != nil {
+			return fmt.Errorf("vpnki: %w", err)
+		}
+		provs[providers.VPNKI] = VPNKI{Client: c}
+	}
 	for _, p := range cfg.Plans.Plans() {
 		if _, ok := provs[providers.Name(p.Provider)]; !ok {
 			return fmt.Errorf("plan %s uses provider %s, which is not configured", p.ID, p.Provider)
@@ -65,12 +78,15 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 		return err
 	}
 	var topo *events.Topology
-	var cons jetstream.Consumer
+	var cons, timers jetstream.Consumer
 	err = events.UntilReady(ctx, log, func(ctx context.Context) (err error) {
 		if topo, err = events.Setup(ctx, js, cfg.Events); err != nil {
 			return err
 		}
-		cons, err = topo.WorkerConsumer(ctx)
+		if cons, err = topo.WorkerConsumer(ctx); err != nil {
+			return err
+		}
+		timers, err = topo.TimerConsumer(ctx)
 		return err
 	})
 	if ctx.Err() != nil {
@@ -87,5 +103,10 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 		cc.Logger = log.Named("consumer")
 	}
 	log.Info("worker started", zap.Int("plans", len(cfg.Plans.Plans())), zap.Int("providers", len(provs)))
-	return events.NewConsumer(js, cons, w.Handle, cc).Run(ctx)
+	tc := cc
+	tc.Logger = log.Named("timers")
+	errc := make(chan error, 1)
+	go func() { errc <- events.NewConsumer(js, timers, w.HandleTimer, tc).Run(ctx) }()
+	err = events.NewConsumer(js, cons, w.Handle, cc).Run(ctx)
+	return errors.Join(err, <-errc)
 }

@@ -7,6 +7,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,6 +53,16 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) error {
 		log.Debug("event applied")
 	}
 	return err
+}
+
+// HandleTimer is the events.Handler of due timers: it reconciles the record
+// the timer is for, so the clock drives the same loop as Stripe's events.
+func (w *Worker) HandleTimer(ctx context.Context, msg jetstream.Msg) error {
+	key, ok := events.TimerKey(msg.Subject())
+	if !ok {
+		return events.Permanent(fmt.Errorf("timer subject %q names no account", msg.Subject()))
+	}
+	return classify(w.svc.Reconcile(ctx, key))
 }
 
 // classify maps a provisioning error to the consume loop's intent. It is
