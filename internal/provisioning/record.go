@@ -73,14 +73,14 @@ type Desired struct {
 	// CancelAt: the subscription is set to cancel at this period end.
 	CancelAt time.Time `json:"cancel_at,omitzero"`
 	// Purchased: a purchase or renewal was paid; service is owed.
-	Purchased bool `json:"purchased,omitempty"`
-	Email        string       `json:"email,omitempty"`
-	CustomerName string       `json:"customer_name,omitempty"`
-	Customer     string       `json:"customer,omitempty"`
-	Subscription string       `json:"subscription,omitempty"`
-	Checkout     string       `json:"checkout_session,omitempty"`
-	OneOff       bool         `json:"one_off,omitempty"`
-	Livemode     bool         `json:"livemode,omitempty"`
+	Purchased    bool   `json:"purchased,omitempty"`
+	Email        string `json:"email,omitempty"`
+	CustomerName string `json:"customer_name,omitempty"`
+	Customer     string `json:"customer,omitempty"`
+	Subscription string `json:"subscription,omitempty"`
+	Checkout     string `json:"checkout_session,omitempty"`
+	OneOff       bool   `json:"one_off,omitempty"`
+	Livemode     bool   `json:"livemode,omitempty"`
 }
 
 // Actual is what exists at the provider, as far as vpnbill has seen.

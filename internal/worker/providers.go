@@ -39,7 +39,9 @@ func (p PureVPN) now() time.Time {
 }
 
 // Capabilities of PureVPN.
-func (PureVPN) Capabilities() providers.Capabilities { return providers.CapabilitiesOf(providers.PureVPN) }
+func (PureVPN) Capabilities() providers.Capabilities {
+	return providers.CapabilitiesOf(providers.PureVPN)
+}
 
 // Create makes an account of the plan's package type and period.
 func (p PureVPN) Create(ctx context.Context, plan billing.Plan) (provisioning.Credentials, error) {
