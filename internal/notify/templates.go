@@ -180,7 +180,10 @@ func (d Data) validate(kind Kind, spec kindSpec) error {
 		if d.Username == "" {
 			errs = append(errs, errors.New("Username is required"))
 		}
-		if d.Password == "" {
+		// A PureVPN account resumes with the credentials it had: the
+		// email names the username and sends no password.
+		keepsPassword := kind == Resumed && d.Provider == ProviderPureVPN
+		if d.Password == "" && !keepsPassword {
 			errs = append(errs, errors.New("Password is required"))
 		}
 		if d.Provider == ProviderVPNKI && d.Server == "" {

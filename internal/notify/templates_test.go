@@ -206,7 +206,8 @@ func TestRenderValidates(t *testing.T) {
 		{"unknown provider", Deleted, func(d *Data) { d.Provider = "nordvpn" }, []string{`Provider "nordvpn"`}},
 		{"vpnki welcome without server", Welcome, func(d *Data) { d.Provider, d.Server = ProviderVPNKI, "" },
 			[]string{"Server is required for vpnki"}},
-		{"resumed without password", Resumed, func(d *Data) { d.Password = "" }, []string{"Password is required"}},
+		{"vpnki resumed without password", Resumed, func(d *Data) { d.Provider, d.Server, d.Password = ProviderVPNKI, "vpn.example.net", "" },
+			[]string{"Password is required"}},
 		{"credentials reset without username", CredentialsReset, func(d *Data) { d.Username = "" }, []string{"Username is required"}},
 		{"canceled without DeleteAt", Canceled, func(d *Data) { d.DeleteAt = time.Time{} }, []string{"DeleteAt is required"}},
 		{"no MessageID", PaymentFailed, func(d *Data) { d.MessageID = "" }, []string{"MessageID is required"}},
@@ -235,6 +236,22 @@ func TestRenderValidates(t *testing.T) {
 		d := Data{To: "ann@example.com", MessageID: "<x.1.1@vpnbill>", DeleteAt: deleteAt}
 		if _, err := Render(kind, d); err != nil {
 			t.Errorf("Render(%s) with minimal data: %v", kind, err)
+		}
+	}
+}
+
+// A PureVPN account resumes with its old credentials: the email names the
+// username and carries no password.
+func TestRenderPureVPNResumedKeepsCredentials(t *testing.T) {
+	t.Parallel()
+	m, err := Render(Resumed, Data{To: "ann@example.com", Provider: ProviderPureVPN, Username: "pvr100001",
+		MessageID: "<resumed.1.sub_1@vpnbill>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{m.Text, m.HTML} {
+		if !strings.Contains(body, "pvr100001") || strings.Contains(body, "Password:") {
+			t.Errorf("resumed email should name the username and no password:\n%s", body)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -193,14 +194,14 @@ func retryable(call Call, err error) bool {
 func (x *Exchange) attempt(ctx context.Context, call Call, newReq func(ctx context.Context) (*http.Request, error)) (*Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, x.cfg.Timeout)
 	defer cancel()
-	var wrote bool
+	var wrote atomic.Bool // set on the transport's write goroutine
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
 			// A failed write may still have put bytes on the wire: only a
 			// write that never completed and failed before anything left
 			// counts as not sent. Go reports partial writes as errors here,
 			// so treat any WroteRequest as "may have left".
-			wrote = true
+			wrote.Store(true)
 		},
 	})
 	req, err := newReq(ctx)
@@ -213,7 +214,7 @@ func (x *Exchange) attempt(ctx context.Context, call Call, newReq func(ctx conte
 	}
 	hr, err := client.Do(req)
 	if err != nil {
-		if !wrote {
+		if !wrote.Load() {
 			return nil, x.fail(call, NotSent, "", err)
 		}
 		return nil, x.fail(call, Uncertain, "", err)
@@ -227,14 +228,18 @@ func (x *Exchange) attempt(ctx context.Context, call Call, newReq func(ctx conte
 	resp := &Response{Status: hr.StatusCode, Header: hr.Header, Body: body}
 	retryAfter := parseRetryAfter(hr.Header.Get("Retry-After"), time.Now())
 	switch {
-	case hr.StatusCode == http.StatusTooManyRequests || (retryAfter > 0 && hr.StatusCode == http.StatusServiceUnavailable):
+	case hr.StatusCode == http.StatusTooManyRequests || (retryAfter > 0 && hr.StatusCode == http.StatusServiceUnavailable && call.Idempotent):
+		// A 503 may follow a committed change: only an idempotent call is
+		// re-sent after it; for the others it stays Unavailable (below).
 		e := x.fail(call, Throttled, fmt.Sprintf("HTTP %d", hr.StatusCode), nil)
 		e.RetryAfter = retryAfter
 		return nil, e
 	case hr.StatusCode == http.StatusUnauthorized || hr.StatusCode == http.StatusForbidden:
 		return nil, x.fail(call, Unauthorized, fmt.Sprintf("HTTP %d: %s", hr.StatusCode, x.Excerpt(body)), nil)
 	case hr.StatusCode >= 500:
-		return nil, x.fail(call, Unavailable, fmt.Sprintf("HTTP %d: %s", hr.StatusCode, x.Excerpt(body)), nil)
+		e := x.fail(call, Unavailable, fmt.Sprintf("HTTP %d: %s", hr.StatusCode, x.Excerpt(body)), nil)
+		e.RetryAfter = retryAfter // a hint for the redelivery delay
+		return nil, e
 	case hr.StatusCode >= 400:
 		return nil, x.fail(call, Rejected, fmt.Sprintf("HTTP %d: %s", hr.StatusCode, x.Excerpt(body)), nil)
 	}
@@ -290,7 +295,7 @@ func NewScrubber(secrets ...string) *strings.Replacer {
 	seen := map[string]bool{}
 	var forms []string
 	for _, s := range secrets {
-		for _, f := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+		for _, f := range []string{s, url.QueryEscape(s), url.PathEscape(s), strings.Join(strings.Fields(s), " ")} {
 			if f != "" && !seen[f] {
 				seen[f] = true
 				forms = append(forms, f)
@@ -309,8 +314,8 @@ func NewScrubber(secrets ...string) *strings.Replacer {
 // Excerpt returns at most 200 bytes of body, for an error reason, with the
 // configured secrets and any password value scrubbed.
 func (x *Exchange) Excerpt(body []byte) string {
-	s := x.scrub.Replace(ScrubPasswords(string(body)))
-	s = strings.Join(strings.Fields(s), " ")
+	s := strings.Join(strings.Fields(string(body)), " ")
+	s = x.scrub.Replace(ScrubPasswords(s))
 	if len(s) > 200 {
 		cut := 200
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
@@ -322,7 +327,7 @@ func (x *Exchange) Excerpt(body []byte) string {
 }
 
 var passwordValues = []*regexp.Regexp{
-	regexp.MustCompile(`(?is)(<(vpn_password|password|new_pass)>).*?(</(vpn_password|password|new_pass)>|$)`),
+	regexp.MustCompile(`(?is)(<(vpn_password|password|new_pass)(?:\s[^>]*)?>).*?(</(vpn_password|password|new_pass)\s*>|$)`),
 	regexp.MustCompile(`(?i)("(vpn_password|password|new_pass)"\s*:\s*)("(?:[^"\\]|\\.)*"?|[^,}\s]*)`),
 }
 
