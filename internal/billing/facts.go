@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -110,7 +111,9 @@ func (t *Translator) Translate(ctx context.Context, payload []byte) (Fact, error
 			Object json.RawMessage `json:"object"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal(payload, &ev); err != nil || len(ev.Data.Object) == 0 {
+	// data.object must be an object: stripe-go reads a bare string as an
+	// expandable id, so "sub_1" would otherwise read as that subscription.
+	if err := json.Unmarshal(payload, &ev); err != nil || !bytes.HasPrefix(bytes.TrimSpace(ev.Data.Object), []byte("{")) {
 		return Fact{}, fmt.Errorf("%w: event %s has no data.object", ErrMalformed, env.ID)
 	}
 	f := Fact{EventID: env.ID, EventType: env.Type, Created: env.CreatedTime(), Livemode: env.Livemode}
@@ -255,10 +258,11 @@ func (t *Translator) invoice(f *Fact, obj json.RawMessage) error {
 	if inv.ID == "" {
 		return fmt.Errorf("%w: invoice without id", ErrMalformed)
 	}
+	f.Invoice = inv.ID
 	if inv.Subscription == nil || inv.Subscription.ID == "" {
 		return fmt.Errorf("%w: invoice %s belongs to no subscription", ErrIgnored, inv.ID)
 	}
-	f.Invoice, f.Subscription, f.Key = inv.ID, inv.Subscription.ID, inv.Subscription.ID
+	f.Subscription, f.Key = inv.Subscription.ID, inv.Subscription.ID
 	f.Email, f.CustomerName = inv.CustomerEmail, inv.CustomerName
 	f.Currency, f.InvoiceURL = string(inv.Currency), inv.HostedInvoiceURL
 	if inv.Customer != nil {
@@ -363,7 +367,9 @@ func charge(f *Fact, obj json.RawMessage) error {
 	if c.PaymentIntent != nil {
 		f.PaymentIntent = c.PaymentIntent.ID
 	}
-	if !c.Refunded || c.AmountRefunded < c.Amount {
+	// Stripe sets refunded when everything captured is refunded, which is
+	// less than amount when the charge was partially captured.
+	if !c.Refunded {
 		return fmt.Errorf("%w: charge %s partially refunded (%d of %d)", ErrIgnored, c.ID, c.AmountRefunded, c.Amount)
 	}
 	f.Kind = Refunded

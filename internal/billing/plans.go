@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 
@@ -56,7 +57,9 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
+	// An empty file (or one of only comments) is no YAML document at all:
+	// io.EOF, which would read as "parse: EOF"; it declares no plans.
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
 	return NewCatalog(doc.Plans)
@@ -105,6 +108,10 @@ func NewCatalog(plans []Plan) (*Catalog, error) {
 			errs = append(errs, fmt.Errorf("%s: period_days must be 30, 60, 90, 180 or 365, not %d", where, p.PeriodDays))
 		}
 		for _, price := range p.StripePrices {
+			if price == "" {
+				errs = append(errs, fmt.Errorf("%s: empty stripe price", where))
+				continue
+			}
 			if other := c.byPrice[price]; other != nil {
 				errs = append(errs, fmt.Errorf("%s: stripe price %q already belongs to plan %s", where, price, other.ID))
 			}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -144,9 +145,71 @@ func CheckoutCompleted(eventID string, created time.Time, c Checkout) []byte {
 	return Event(eventID, "checkout.session.completed", created, CheckoutSession(c))
 }
 
+// CheckoutAsyncSucceeded returns a checkout.session.async_payment_succeeded
+// event: the delayed payment (a bank debit) of a completed session arrived,
+// so the session is paid whatever c.Paid says. The session is created an
+// hour before the event unless c.Created says otherwise.
+func CheckoutAsyncSucceeded(eventID string, created time.Time, c Checkout) []byte {
+	if c.Created.IsZero() {
+		c.Created = created.Add(-time.Hour)
+	}
+	c.Paid = true
+	return Event(eventID, "checkout.session.async_payment_succeeded", created, CheckoutSession(c))
+}
+
+// CheckoutAsyncFailed returns a checkout.session.async_payment_failed event:
+// the delayed payment of a completed session failed, so the session stays
+// unpaid whatever c.Paid says. The session is created an hour before the
+// event unless c.Created says otherwise.
+func CheckoutAsyncFailed(eventID string, created time.Time, c Checkout) []byte {
+	if c.Created.IsZero() {
+		c.Created = created.Add(-time.Hour)
+	}
+	c.Paid = false
+	return Event(eventID, "checkout.session.async_payment_failed", created, CheckoutSession(c))
+}
+
 func nilIfEmpty(s string) any {
 	if s == "" {
 		return nil
 	}
 	return s
+}
+
+// child returns o[key] as an object, replacing whatever else is there (a
+// null in the sample) with a new empty one, so builders never panic.
+func child(o map[string]any, key string) map[string]any {
+	if m, ok := o[key].(map[string]any); ok {
+		return m
+	}
+	m := map[string]any{}
+	o[key] = m
+	return m
+}
+
+// firstOf returns the first element of the list object o[key].data, or a
+// new empty object when the sample has none; the list then holds exactly it.
+func firstOf(o map[string]any, key string) map[string]any {
+	list := child(o, key)
+	var first map[string]any
+	if data, ok := list["data"].([]any); ok && len(data) > 0 {
+		first, _ = data[0].(map[string]any)
+	}
+	if first == nil {
+		first = map[string]any{}
+	}
+	list["data"] = []any{first}
+	list["has_more"] = false
+	return first
+}
+
+// decimal is n as Stripe writes a *_decimal amount.
+func decimal(n int64) string { return strconv.FormatInt(n, 10) }
+
+// orNow is t, or the current time (to the second) when t is zero.
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now().Truncate(time.Second)
+	}
+	return t
 }

@@ -1,0 +1,116 @@
+package stripetest
+
+import "time"
+
+// Charge describes a captured card charge and what was refunded of it.
+type Charge struct {
+	ID            string // default a new ch_ id
+	Customer      string // empty: none
+	Invoice       string // empty: none
+	PaymentIntent string // empty: none
+	Amount        int64
+	// AmountRefunded: refunded is AmountRefunded >= Amount; a positive
+	// amount adds one refund of it to the charge's refunds list.
+	AmountRefunded int64
+	Currency       string    // default "eur"
+	Created        time.Time // default now
+}
+
+// ChargeObject returns the charge object c describes.
+func ChargeObject(c Charge) map[string]any {
+	o := sample("charge")
+	if c.ID == "" {
+		c.ID = ID("ch")
+	}
+	if c.Currency == "" {
+		c.Currency = "eur"
+	}
+	c.Created = orNow(c.Created)
+
+	o["id"] = c.ID
+	o["customer"] = nilIfEmpty(c.Customer)
+	o["invoice"] = nilIfEmpty(c.Invoice)
+	o["payment_intent"] = nilIfEmpty(c.PaymentIntent)
+	o["amount"], o["amount_captured"], o["captured"] = c.Amount, c.Amount, true
+	o["amount_refunded"] = c.AmountRefunded
+	o["refunded"] = c.AmountRefunded >= c.Amount
+	o["currency"] = c.Currency
+	o["created"] = c.Created.Unix()
+	o["balance_transaction"] = ID("txn")
+	o["paid"], o["status"] = true, "succeeded"
+	if pmd, ok := o["payment_method_details"].(map[string]any); ok {
+		if card, ok := pmd["card"].(map[string]any); ok {
+			child(card, "overcapture")["maximum_amount_capturable"] = c.Amount
+		}
+	}
+
+	refunds := child(o, "refunds")
+	refunds["url"] = "/v1/charges/" + c.ID + "/refunds"
+	refunds["data"], refunds["has_more"] = []any{}, false
+	if c.AmountRefunded > 0 {
+		r := sample("refund")
+		r["id"] = ID("re")
+		r["amount"] = c.AmountRefunded
+		r["charge"] = c.ID
+		r["payment_intent"] = nilIfEmpty(c.PaymentIntent)
+		r["currency"] = c.Currency
+		r["created"] = c.Created.Unix()
+		r["balance_transaction"] = ID("txn")
+		r["reason"] = "requested_by_customer"
+		refunds["data"] = []any{r}
+	}
+	return o
+}
+
+// ChargeRefunded returns a charge.refunded event; the charge is created a
+// day before the event unless c.Created says otherwise.
+func ChargeRefunded(eventID string, created time.Time, c Charge) []byte {
+	if c.Created.IsZero() {
+		c.Created = created.Add(-24 * time.Hour)
+	}
+	return Event(eventID, "charge.refunded", created, ChargeObject(c))
+}
+
+// Dispute describes a dispute of a charge.
+type Dispute struct {
+	ID            string // default a new dp_ id
+	Charge        string // default a new ch_ id
+	PaymentIntent string // empty: none
+	Amount        int64
+	Currency      string    // default "eur"
+	Created       time.Time // default now
+}
+
+// DisputeObject returns the dispute object d describes: newly opened, it
+// needs a response.
+func DisputeObject(d Dispute) map[string]any {
+	o := sample("dispute")
+	if d.ID == "" {
+		d.ID = ID("dp")
+	}
+	if d.Charge == "" {
+		d.Charge = ID("ch")
+	}
+	if d.Currency == "" {
+		d.Currency = "eur"
+	}
+	d.Created = orNow(d.Created)
+
+	o["id"] = d.ID
+	o["charge"] = d.Charge
+	o["payment_intent"] = nilIfEmpty(d.PaymentIntent)
+	o["amount"], o["currency"] = d.Amount, d.Currency
+	o["created"] = d.Created.Unix()
+	o["status"], o["is_charge_refundable"] = "needs_response", false
+	child(o, "evidence_details")["due_by"] = d.Created.AddDate(0, 0, 14).Unix()
+	return o
+}
+
+// DisputeCreated returns a charge.dispute.created event; the dispute is
+// created when the event is unless d.Created says otherwise.
+func DisputeCreated(eventID string, created time.Time, d Dispute) []byte {
+	if d.Created.IsZero() {
+		d.Created = created
+	}
+	return Event(eventID, "charge.dispute.created", created, DisputeObject(d))
+}

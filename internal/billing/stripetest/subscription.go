@@ -1,0 +1,114 @@
+package stripetest
+
+import "time"
+
+// Subscription describes a subscription with one item, the plan's price.
+type Subscription struct {
+	ID       string // default a new sub_ id
+	Customer string // default a new cus_ id
+	// Status: active, past_due, unpaid, paused, canceled, incomplete,
+	// incomplete_expired or trialing. Default active (canceled in
+	// SubscriptionDeleted).
+	Status            string
+	Price             string // the item's price id; default a new price_ id
+	LookupKey         string // the price's lookup_key; empty: none
+	CancelAtPeriodEnd bool
+	// CurrentPeriodStart, CurrentPeriodEnd: default Created and one month
+	// after CurrentPeriodStart.
+	CurrentPeriodStart time.Time
+	CurrentPeriodEnd   time.Time
+	Currency           string // default "eur"
+	// Created is the subscription's creation time; default
+	// CurrentPeriodStart, else now.
+	Created time.Time
+}
+
+// SubscriptionObject returns the subscription object s describes.
+func SubscriptionObject(s Subscription) map[string]any {
+	o := sample("subscription")
+	if s.ID == "" {
+		s.ID = ID("sub")
+	}
+	if s.Customer == "" {
+		s.Customer = ID("cus")
+	}
+	if s.Status == "" {
+		s.Status = "active"
+	}
+	if s.Price == "" {
+		s.Price = ID("price")
+	}
+	if s.Currency == "" {
+		s.Currency = "eur"
+	}
+	if s.Created.IsZero() {
+		s.Created = s.CurrentPeriodStart
+	}
+	s.Created = orNow(s.Created)
+	if s.CurrentPeriodStart.IsZero() {
+		s.CurrentPeriodStart = s.Created
+	}
+	if s.CurrentPeriodEnd.IsZero() {
+		s.CurrentPeriodEnd = s.CurrentPeriodStart.AddDate(0, 1, 0)
+	}
+	created := s.Created.Unix()
+
+	o["id"] = s.ID
+	o["customer"] = s.Customer
+	o["status"] = s.Status
+	o["currency"] = s.Currency
+	o["created"], o["start_date"] = created, created
+	o["billing_cycle_anchor"] = s.Created.Unix()
+	o["current_period_start"] = s.CurrentPeriodStart.Unix()
+	o["current_period_end"] = s.CurrentPeriodEnd.Unix()
+	o["trial_start"], o["trial_end"] = nil, nil
+	o["next_pending_invoice_item_invoice"] = nil
+	o["latest_invoice"] = ID("in")
+	o["cancel_at_period_end"] = s.CancelAtPeriodEnd
+	o["cancel_at"], o["canceled_at"], o["ended_at"] = nil, nil, nil
+	details := child(o, "cancellation_details")
+	details["reason"] = nil
+	switch {
+	case s.Status == "canceled" || s.Status == "incomplete_expired":
+		// Ended: Stripe stamps when; a subscription's last period ends then.
+		o["canceled_at"], o["ended_at"] = s.CurrentPeriodEnd.Unix(), s.CurrentPeriodEnd.Unix()
+		details["reason"] = "cancellation_requested"
+	case s.CancelAtPeriodEnd:
+		o["cancel_at"] = s.CurrentPeriodEnd.Unix()
+		o["canceled_at"] = s.CurrentPeriodStart.Unix()
+		details["reason"] = "cancellation_requested"
+	}
+
+	child(o, "items")["url"] = "/v1/subscription_items?subscription=" + s.ID
+	item := firstOf(o, "items")
+	item["id"] = ID("si")
+	item["subscription"] = s.ID
+	item["created"] = created
+	amount := int64(0)
+	if p, ok := item["price"].(map[string]any); ok {
+		if a, ok := p["unit_amount"].(float64); ok {
+			amount = int64(a)
+		}
+	}
+	item["price"] = priceObject(s.Price, s.LookupKey, s.Currency, amount, true, s.Created)
+	return o
+}
+
+// SubscriptionUpdated returns a customer.subscription.updated event.
+func SubscriptionUpdated(eventID string, created time.Time, s Subscription) []byte {
+	return Event(eventID, "customer.subscription.updated", created, SubscriptionObject(s))
+}
+
+// SubscriptionDeleted returns a customer.subscription.deleted event: the
+// subscription ended (Status default canceled), and was canceled at the
+// event's time unless its period says otherwise.
+func SubscriptionDeleted(eventID string, created time.Time, s Subscription) []byte {
+	if s.Status == "" {
+		s.Status = "canceled"
+	}
+	if s.CurrentPeriodEnd.IsZero() && s.CurrentPeriodStart.IsZero() && s.Created.IsZero() {
+		s.CurrentPeriodEnd = created
+		s.CurrentPeriodStart = created.AddDate(0, -1, 0)
+	}
+	return Event(eventID, "customer.subscription.deleted", created, SubscriptionObject(s))
+}
