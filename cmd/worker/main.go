@@ -67,10 +67,15 @@ func run(ctx context.Context) error {
 		CredentialsKey: key,
 	}
 	if cfg.PureVPNURL != "" {
-		wc.PureVPN = purevpn.Config{URL: cfg.PureVPNURL, User: cfg.PureVPNUser, Password: cfg.PureVPNPassword}
+		names, err := purevpn.NamesFromOverrides(cfg.PureVPNSpellings)
+		if err != nil {
+			return fmt.Errorf("PUREVPN_SPELLINGS: %w", err)
+		}
+		wc.PureVPN = purevpn.Config{URL: cfg.PureVPNURL, User: cfg.PureVPNUser, Password: cfg.PureVPNPassword,
+			Names: names, Timeout: cfg.ProviderTimeout, RetryFor: cfg.ProviderRetryFor}
 	}
 	if cfg.VPNKIURL != "" {
-		wc.VPNKI = vpnki.Config{URL: cfg.VPNKIURL, Key: cfg.VPNKIKey}
+		wc.VPNKI = vpnki.Config{URL: cfg.VPNKIURL, Key: cfg.VPNKIKey, Timeout: cfg.ProviderTimeout, RetryFor: cfg.ProviderRetryFor}
 	}
 	if err := worker.Run(ctx, js, wc, log); err != nil {
 		return err

@@ -50,6 +50,13 @@ type Worker struct {
 	PureVPNURL      string `env:"PUREVPN_API_URL"`
 	PureVPNUser     string `env:"PUREVPN_API_USER"`
 	PureVPNPassword string `env:"PUREVPN_API_PASSWORD"`
+	// PureVPNSpellings overrides the document's method and parameter names,
+	// e.g. "delete_account=delete,username=user". Default: the document's.
+	PureVPNSpellings map[string]string `env:"PUREVPN_SPELLINGS" envKeyValSeparator:"="`
+	// ProviderTimeout bounds one HTTP attempt to a provider. Default 15s.
+	ProviderTimeout time.Duration `env:"PROVIDER_TIMEOUT" envDefault:"15s"`
+	// ProviderRetryFor bounds all attempts of one provider call. Default 30s.
+	ProviderRetryFor time.Duration `env:"PROVIDER_RETRY_FOR" envDefault:"30s"`
 	// VPNKI API.
 	VPNKIURL string `env:"VPNKI_API_URL"`
 	VPNKIKey string `env:"VPNKI_API_KEY"`

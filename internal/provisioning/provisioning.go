@@ -174,7 +174,16 @@ func (e *LeasedError) Is(target error) bool { return target == ErrLeased }
 // whatever a crashed attempt left undone.
 func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 	if f.Key == "" {
-		return fmt.Errorf("fact %s names no account", f.EventID)
+		key, err := s.resolve(ctx, f)
+		if err != nil {
+			return err
+		}
+		f.Key = key
+	}
+	for _, id := range []string{f.Invoice, f.PaymentIntent, f.Charge} {
+		if err := s.store.index(ctx, id, f.Key); err != nil {
+			return fmt.Errorf("index %s: %w", id, err)
+		}
 	}
 	_, _, err := s.store.Update(ctx, f.Key, func(r *Record) error {
 		if r.applied(f.EventID) {
@@ -191,6 +200,25 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 
 func (s *Service) policy() policy {
 	return policy{grace: s.cfg.GracePeriod, deleteAfter: s.cfg.DeleteAfter}
+}
+
+// ErrUnknownAccount means a charge fact names a payment vpnbill has not
+// seen yet (its purchase may arrive later): retry, and dead-letter after
+// the deliveries run out.
+var ErrUnknownAccount = errors.New("no account record for this payment yet")
+
+// resolve finds the record of a fact that names only Stripe payment objects.
+func (s *Service) resolve(ctx context.Context, f billing.Fact) (string, error) {
+	for _, id := range []string{f.Charge, f.PaymentIntent, f.Invoice} {
+		key, err := s.store.lookup(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		if key != "" {
+			return key, nil
+		}
+	}
+	return "", fmt.Errorf("%w: event %s (charge %q, payment intent %q, invoice %q)", ErrUnknownAccount, f.EventID, f.Charge, f.PaymentIntent, f.Invoice)
 }
 
 // Skipped records, in the record's audit trail if it has one, that fact f

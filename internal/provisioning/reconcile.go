@@ -33,6 +33,9 @@ const renewSlack = 72 * time.Hour
 // worker holds the record. Reconciling a record with nothing to do is cheap
 // and changes nothing.
 func (s *Service) Reconcile(ctx context.Context, key string) error {
+	if done, err := s.settled(ctx, key); done || err != nil {
+		return err
+	}
 	r, err := s.acquire(ctx, key)
 	if err != nil {
 		return err
@@ -60,6 +63,25 @@ func (s *Service) Reconcile(ctx context.Context, key string) error {
 		return err
 	}
 	return s.schedule(ctx, key, r)
+}
+
+// settled reports, from one read, whether the record needs nothing: no step
+// to take, no step or lease left by a crash, no outbox, its timer set. A
+// redelivered event then costs a read and no write.
+func (s *Service) settled(ctx context.Context, key string) (bool, error) {
+	r, _, err := s.store.Get(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	now := s.cfg.Now()
+	if r.Step != nil || r.Lease != nil || len(r.Outbox) > 0 || s.next(r, now) != nil {
+		return false, nil
+	}
+	_, wake := s.target(r, now)
+	return wake.IsZero() || events.CeilSecond(wake).Equal(r.TimerAt), nil
 }
 
 // acquire takes the record's lease, recovering any step a crashed owner left.
@@ -245,6 +267,14 @@ func (s *Service) next(r *Record, now time.Time) step {
 	case targetDeleted:
 		if a.Exists {
 			return s.remove(true)
+		}
+		if !a.Deleted && a.Generation > 0 && (d.Status == StatusCanceled || d.Status == StatusRefunded) {
+			// VPNKI: the tunnel went at cancellation; the retention is over now.
+			return s.local("deleted", func(r *Record) {
+				r.Actual.Deleted = true
+				s.owe(r, PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Deleted, r.Actual.Generation), Kind: notify.Deleted})
+				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditDeleted, r.Key, r.Actual.Generation), Kind: events.AuditDeleted})
+			})
 		}
 	}
 	if len(a.Retired) > 0 {
@@ -493,23 +523,24 @@ func (s *Service) setEnabled(enabled bool) step {
 					if enabled {
 						kind = events.AuditResumed
 					}
-					r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%s", kind, r.Key, r.Desired.StatusEvent), Kind: kind})
+					r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d:%s", kind, r.Key, r.Actual.Suspensions, r.Desired.Status), Kind: kind})
 				}, nil
 			})
 	}
 }
 
-// transitionEmail is the email of a disable or enable, keyed by the fact
-// that caused it so each transition is told once.
+// transitionEmail is the email of a disable or enable. Suspensions are
+// counted so each is told once whatever order its facts came in; a
+// cancellation is final, so there is one.
 func transitionEmail(r *Record, enabled bool) PendingEmail {
-	kind := notify.Suspended
 	switch {
 	case enabled:
-		kind = notify.Resumed
+		return PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Resumed, r.Actual.Suspensions), Kind: notify.Resumed}
 	case r.Desired.Status == StatusCanceled || r.Desired.Status == StatusRefunded:
-		kind = notify.Canceled
+		return PendingEmail{ID: string(notify.Canceled), Kind: notify.Canceled}
 	}
-	return PendingEmail{ID: fmt.Sprintf("%s.%s", kind, r.Desired.StatusEvent), Kind: kind}
+	r.Actual.Suspensions++
+	return PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Suspended, r.Actual.Suspensions), Kind: notify.Suspended}
 }
 
 // owe adds an email to the record's mail unless it was sent or is pending.

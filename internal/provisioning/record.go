@@ -105,6 +105,8 @@ type Actual struct {
 	PeriodDays  int    `json:"period_days,omitempty"`
 	// Deleted: the account was deleted for good (canceled, refunded, expired).
 	Deleted bool `json:"deleted,omitempty"`
+	// Suspensions counts the times the account was suspended for non-payment.
+	Suspensions int `json:"suspensions,omitempty"`
 	// Retired: accounts replaced by a plan change, to delete.
 	Retired []string `json:"retired,omitempty"`
 }
@@ -195,7 +197,7 @@ func (r *Record) audit(a events.Audit) {
 // factAudit is the audit event of a fact, with its Stripe ids.
 func factAudit(kind events.AuditKind, f billing.Fact, reason string) events.Audit {
 	return events.Audit{
-		ID:              fmt.Sprintf("%s:%s", kind, f.EventID),
+		ID:              fmt.Sprintf("%s:%s:%s", kind, f.Key, f.EventID),
 		Kind:            kind,
 		StripeEvent:     f.EventID,
 		StripeType:      f.EventType,

@@ -112,7 +112,32 @@ func (s *Store) Keys(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return slices.DeleteFunc(keys, func(k string) bool { return strings.HasPrefix(k, "claim.") }), nil
+	return slices.DeleteFunc(keys, func(k string) bool { return strings.Contains(k, ".") }), nil
+}
+
+// index notes that Stripe object id (an invoice, payment intent or charge)
+// belongs to record key, so a later charge fact can find its record.
+func (s *Store) index(ctx context.Context, id, key string) error {
+	if id == "" || !validKey.MatchString(id) {
+		return nil
+	}
+	_, err := s.kv.Put(ctx, "idx."+id, []byte(key))
+	return err
+}
+
+// lookup returns the record key Stripe object id was indexed under, or "".
+func (s *Store) lookup(ctx context.Context, id string) (string, error) {
+	if id == "" || !validKey.MatchString(id) {
+		return "", nil
+	}
+	e, err := s.kv.Get(ctx, "idx."+id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return string(e.Value()), nil
 }
 
 // claimKey is where the record owning a provider account is noted, so an

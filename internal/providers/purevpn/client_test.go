@@ -648,3 +648,20 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestNamesFromOverrides(t *testing.T) {
+	t.Parallel()
+	n, err := NamesFromOverrides(map[string]string{"delete_account": "delete", "username": "user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.DeleteAccount != "delete" || n.Username != "user" || n.Create != "create" {
+		t.Errorf("names = %+v", n)
+	}
+	if _, err := NamesFromOverrides(map[string]string{"delete": "x"}); err == nil || !strings.Contains(err.Error(), `"delete"`) {
+		t.Errorf("an unknown key must be named: %v", err)
+	}
+	if _, err := NamesFromOverrides(map[string]string{"username": "period"}); err == nil {
+		t.Error("a parameter spelled like another must be refused")
+	}
+}

@@ -150,3 +150,30 @@ func (c Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// NamesFromOverrides builds Names from a map of the document's spelling to
+// the spelling to use instead, e.g. {"delete_account": "delete",
+// "username": "user"} (configuration PUREVPN_SPELLINGS). An unknown key is
+// an error naming it.
+func NamesFromOverrides(overrides map[string]string) (Names, error) {
+	var n Names
+	fields := map[string]*string{
+		"create": &n.Create, "renew": &n.Renew, "status": &n.Status, "delete_account": &n.DeleteAccount,
+		"update_account": &n.UpdateAccount, "change_password": &n.ChangePassword, "username": &n.Username,
+		"update_status": &n.UpdateStatus, "new_pass": &n.NewPassword, "package_type": &n.PackageType, "period": &n.Period,
+	}
+	var errs []error
+	for k, v := range overrides {
+		p, ok := fields[k]
+		if !ok {
+			errs = append(errs, fmt.Errorf("purevpn: no method or parameter spelled %q to override", k))
+			continue
+		}
+		*p = v
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Names{}, err
+	}
+	n = n.WithDefaults()
+	return n, n.validate()
+}

@@ -1,0 +1,469 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/vpnbill/vpnbill/internal/billing"
+	"github.com/vpnbill/vpnbill/internal/embednats"
+	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/notify"
+	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
+	"github.com/vpnbill/vpnbill/internal/providers"
+	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
+	"github.com/vpnbill/vpnbill/internal/providers/purevpn/purevpnsim"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki/vpnkisim"
+	"github.com/vpnbill/vpnbill/internal/provisioning"
+	"github.com/vpnbill/vpnbill/internal/worker"
+)
+
+// The lifecycle suite drives provisioning through every lifecycle of the
+// issue, for both providers, on real parts (JetStream KV and streams, the
+// provider simulators over HTTP, an SMTP listener), with a clock the test
+// moves. Each lifecycle is a list of phases: the Stripe facts that arrive
+// around one moment, then the clock moves on (days: past a grace period, a
+// renewal date, a retention period) and the record's timer fires.
+//
+// Ordering: within a phase, facts are delivered in random order, each one
+// to three times. Reordering happens on Stripe's scale (seconds to
+// minutes), not across a grace period: a payment that really arrived
+// before the grace period ended must not suspend anyone, so "the same
+// emails whatever the order" only holds within that scale.
+
+const (
+	grace       = 72 * time.Hour
+	deleteAfter = 30 * 24 * time.Hour
+	orderings   = 200
+)
+
+var lifecyclePlans = []billing.Plan{
+	{ID: "std", Name: "Standard", Provider: "purevpn", PackageType: "STANDARD", PeriodDays: 30},
+	{ID: "sstp", Name: "SSTP", Provider: "purevpn", PackageType: "SSTP", PeriodDays: 30},
+	{ID: "tun", Name: "Tunnel", Provider: "vpnki", PackageType: "STANDARD", PeriodDays: 30},
+	{ID: "tun-pro", Name: "Tunnel Pro", Provider: "vpnki", PackageType: "STANDARD", PeriodDays: 30},
+}
+
+func plan(id string) billing.Plan {
+	for _, p := range lifecyclePlans {
+		if p.ID == id {
+			return p
+		}
+	}
+	panic("no plan " + id)
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.t) {
+		c.t = t
+	}
+}
+
+// world is what every run shares: one JetStream server and one mailbox.
+type world struct {
+	js    *embednats.Server
+	jsc   jetstream.JetStream // one connection for every run
+	store *provisioning.Store
+	mail  *mailcatcher.Catcher
+	runs  atomic.Int64
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Stop)
+	nc, js, err := ns.Connect("lifecycle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	topo, err := events.Setup(context.Background(), js, events.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail := mailcatcher.New(mailcatcher.Options{})
+	if err := mail.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mail.Close() })
+	return &world{js: ns, jsc: js, store: provisioning.NewStore(topo.Accounts), mail: mail}
+}
+
+// run is one customer's lifecycle: its own simulator, service, ids and clock.
+type run struct {
+	w       *world
+	id      string
+	email   string
+	sub     string
+	clock   *clock
+	svc     *provisioning.Service
+	pure    *purevpnsim.Sim
+	tunnels *vpnkisim.Sim
+	seq     int
+	key     string // the account record, once a fact has named it
+}
+
+func (w *world) newRun(t *testing.T, start time.Time) *run {
+	t.Helper()
+	n := w.runs.Add(1)
+	r := &run{w: w, id: fmt.Sprintf("r%d", n), clock: &clock{t: start}}
+	r.email = fmt.Sprintf("customer-%s@example.com", r.id)
+	r.sub = "sub_" + r.id
+	r.pure = purevpnsim.New(purevpnsim.Options{User: "u", Password: "p", Now: r.clock.Now})
+	ps := httptest.NewServer(r.pure)
+	t.Cleanup(ps.Close)
+	r.tunnels = vpnkisim.New(vpnkisim.Options{Key: "k", Address: "vpn.example.net", Now: r.clock.Now})
+	vs := httptest.NewServer(r.tunnels)
+	t.Cleanup(vs.Close)
+	pc, err := purevpn.New(purevpn.Config{URL: ps.URL, User: "u", Password: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := vpnki.New(vpnki.Config{URL: vs.URL + "/index.php", Key: "k"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailer, err := notify.New(notify.Config{URL: w.mail.URL(), From: "shop@example.com"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := provisioning.NewSealer(bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.svc = provisioning.New(provisioning.Config{Now: r.clock.Now, GracePeriod: grace, DeleteAfter: deleteAfter},
+		w.store, w.jsc, map[providers.Name]provisioning.Provider{
+			providers.PureVPN: worker.PureVPN{Client: pc, Now: r.clock.Now},
+			providers.VPNKI:   worker.VPNKI{Client: vc},
+		}, mailer, sealer, zap.NewNop())
+	return r
+}
+
+// fact builds a fact of this run's subscription.
+func (r *run) fact(kind billing.Kind, at time.Time, mod func(*billing.Fact)) billing.Fact {
+	r.seq++
+	f := billing.Fact{Kind: kind, EventID: fmt.Sprintf("evt_%s_%02d", r.id, r.seq), Created: at,
+		Key: r.sub, Subscription: r.sub, Customer: "cus_" + r.id, Email: r.email, Currency: "eur", Amount: 999}
+	if mod != nil {
+		mod(&f)
+	}
+	return f
+}
+
+type phase struct {
+	at    time.Time
+	facts []billing.Fact
+}
+
+type lifecycle struct {
+	name   string
+	phases func(r *run, t0 time.Time) []phase
+	// want, checked on the in-order run: the provider state and emails.
+	wantAccounts int      // accounts or tunnels existing at the end
+	wantEnabled  bool     // PureVPN: the remaining account is enabled
+	wantEmails   []string // email kinds, in any order
+	wantCreates  int      // create calls at the provider
+}
+
+func month(t0 time.Time, n int) time.Time { return t0.AddDate(0, n, 0) }
+
+// purchase is the two facts of one subscription purchase.
+func purchase(r *run, t0 time.Time, planID string) []billing.Fact {
+	p := plan(planID)
+	return []billing.Fact{
+		r.fact(billing.Purchase, t0, func(f *billing.Fact) { f.Plan = p; f.CheckoutSession = "cs_" + r.id; f.Invoice = "in_" + r.id + "_1" }),
+		r.fact(billing.Purchase, t0.Add(2*time.Second), func(f *billing.Fact) {
+			f.Plan, f.Invoice, f.Charge = p, "in_"+r.id+"_1", "ch_"+r.id+"_1"
+			f.PeriodStart, f.PeriodEnd = t0, month(t0, 1)
+		}),
+	}
+}
+
+func renewal(r *run, t0 time.Time, n int, planID string) billing.Fact {
+	return r.fact(billing.Renewal, month(t0, n), func(f *billing.Fact) {
+		f.Plan, f.Invoice = plan(planID), fmt.Sprintf("in_%s_%d", r.id, n+1)
+		f.PeriodStart, f.PeriodEnd = month(t0, n), month(t0, n+1)
+	})
+}
+
+func subState(r *run, at time.Time, status, planID string, cancelAtEnd bool, periodEnd time.Time) billing.Fact {
+	return r.fact(billing.SubscriptionState, at, func(f *billing.Fact) {
+		f.Plan, f.SubStatus, f.CancelAtPeriodEnd, f.CurrentPeriodEnd = plan(planID), status, cancelAtEnd, periodEnd
+	})
+}
+
+func lifecycles(provider, std, other string) []lifecycle {
+	vpnki := provider == "vpnki"
+	pick := func(pure, tunnel int) int {
+		if vpnki {
+			return tunnel
+		}
+		return pure
+	}
+	planChangeEmails := []string{"welcome", "welcome"} // PureVPN: new credentials for the new package
+	if vpnki {
+		planChangeEmails = []string{"welcome"} // VPNKI: nothing changes at the provider
+	}
+	return []lifecycle{
+		{
+			name: "purchase",
+			phases: func(r *run, t0 time.Time) []phase {
+				return []phase{{t0, purchase(r, t0, std)}}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome"}, wantCreates: 1,
+		},
+		{
+			name: "renew three times",
+			phases: func(r *run, t0 time.Time) []phase {
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{month(t0, 1), []billing.Fact{renewal(r, t0, 1, std)}},
+					{month(t0, 2), []billing.Fact{renewal(r, t0, 2, std)}},
+					{month(t0, 3), []billing.Fact{renewal(r, t0, 3, std)}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome"}, wantCreates: 1,
+		},
+		{
+			name: "payment fails, suspended, paid, resumed",
+			phases: func(r *run, t0 time.Time) []phase {
+				due := month(t0, 1)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{due, []billing.Fact{
+						r.fact(billing.PaymentFailed, due, func(f *billing.Fact) { f.Invoice = "in_" + r.id + "_2"; f.InvoiceURL = "https://pay.example/in2" }),
+						subState(r, due.Add(time.Second), "past_due", std, false, month(t0, 2)),
+					}},
+					{due.Add(grace + time.Hour), nil}, // the grace period ends: suspended
+					{due.Add(grace + 2*time.Hour), []billing.Fact{
+						renewal(r, t0, 1, std),
+						subState(r, due.Add(grace+2*time.Hour+time.Second), "active", std, false, month(t0, 2)),
+					}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "payment_failed", "suspended", "resumed"},
+			wantCreates: pick(1, 2), // VPNKI has no suspend: its tunnel is deleted and made again
+		},
+		{
+			name: "cancel",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(10 * 24 * time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{subState(r, at, "canceled", std, false, month(t0, 1)), r.fact(billing.Canceled, at.Add(time.Second), nil)}},
+					{at.Add(deleteAfter + time.Hour), nil},
+				}
+			},
+			wantAccounts: 0, wantEmails: []string{"welcome", "canceled", "deleted"}, wantCreates: 1,
+		},
+		{
+			name: "cancel at period end",
+			phases: func(r *run, t0 time.Time) []phase {
+				at, end := t0.Add(5*24*time.Hour), month(t0, 1)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{subState(r, at, "active", std, true, end)}},
+					{end, []billing.Fact{r.fact(billing.Canceled, end, nil)}},
+					{end.Add(deleteAfter + time.Hour), nil},
+				}
+			},
+			wantAccounts: 0, wantEmails: []string{"welcome", "canceled", "deleted"}, wantCreates: 1,
+		},
+		{
+			name: "refund",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(48 * time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{r.fact(billing.Refunded, at, func(f *billing.Fact) { f.Key, f.Charge = "", "ch_"+r.id+"_1" })}},
+					{at.Add(deleteAfter + time.Hour), nil},
+				}
+			},
+			wantAccounts: 0, wantEmails: []string{"welcome", "canceled", "deleted"}, wantCreates: 1,
+		},
+		{
+			name: "dispute",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(20 * 24 * time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{r.fact(billing.Disputed, at, func(f *billing.Fact) { f.Key, f.Charge = "", "ch_"+r.id+"_1" })}},
+					{at.Add(deleteAfter + time.Hour), nil},
+				}
+			},
+			wantAccounts: 0, wantEmails: []string{"welcome", "canceled", "deleted"}, wantCreates: 1,
+		},
+		{
+			name: "plan change",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(7 * 24 * time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{subState(r, at, "active", other, false, month(t0, 1))}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: planChangeEmails, wantCreates: pick(2, 1),
+		},
+		{
+			name: "one-off order expires",
+			phases: func(r *run, t0 time.Time) []phase {
+				p := plan(std)
+				oneoff := r.fact(billing.Purchase, t0, func(f *billing.Fact) {
+					f.Key, f.Subscription, f.OneOff, f.CheckoutSession = "cs_"+r.id, "", true, "cs_"+r.id
+					f.Plan, f.PaymentIntent, f.PeriodStart, f.PeriodEnd = p, "pi_"+r.id, t0, t0.AddDate(0, 0, p.PeriodDays)
+				})
+				end := t0.AddDate(0, 0, p.PeriodDays).Add(grace + time.Hour)
+				return []phase{{t0, []billing.Fact{oneoff}}, {end, nil}}
+			},
+			wantAccounts: 0, wantEmails: []string{"welcome", "deleted"}, wantCreates: 1,
+		},
+	}
+}
+
+// outcome is what a customer and the provider end up with.
+type outcome struct {
+	accounts []string // provider state, projected without usernames
+	emails   []string // email ids, without the run's ids
+	creates  int
+}
+
+func (r *run) outcome(t *testing.T, provider string) outcome {
+	t.Helper()
+	var o outcome
+	if provider == "purevpn" {
+		for _, a := range r.pure.Accounts() {
+			o.accounts = append(o.accounts, fmt.Sprintf("%s enabled=%v expiry=%s", a.PackageType, a.Enabled, a.Expiry.Format(time.DateOnly)))
+		}
+		o.creates = r.pure.Calls("create")
+	} else {
+		for range r.tunnels.Tunnels() {
+			o.accounts = append(o.accounts, "tunnel")
+		}
+		o.creates = r.tunnels.Calls("add_tunnel")
+	}
+	slices.Sort(o.accounts)
+	for _, m := range r.w.mail.Messages() {
+		if len(m.To) == 1 && m.To[0] == r.email {
+			o.emails = append(o.emails, strings.ReplaceAll(strings.ReplaceAll(m.MessageID, r.id, "*"), "cs_*", "sub_*"))
+		}
+	}
+	slices.Sort(o.emails)
+	return o
+}
+
+// play runs the lifecycle's phases, shuffling and repeating deliveries
+// within each phase when rng is set.
+func (r *run) play(t *testing.T, phases []phase, rng *rand.Rand) {
+	t.Helper()
+	ctx := context.Background()
+	for _, ph := range phases {
+		r.clock.Set(ph.at)
+		var deliveries []billing.Fact
+		for _, f := range ph.facts {
+			n := 1
+			if rng != nil {
+				n = 1 + rng.IntN(3)
+			}
+			for range n {
+				deliveries = append(deliveries, f)
+			}
+		}
+		if rng != nil {
+			rng.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
+		}
+		for i := 0; i < len(deliveries); i++ {
+			err := r.svc.Apply(ctx, deliveries[i])
+			if errors.Is(err, provisioning.ErrUnknownAccount) && i < 100 {
+				deliveries = append(deliveries, deliveries[i]) // redelivered later, as JetStream would
+				continue
+			}
+			if err != nil {
+				t.Fatalf("apply %s (%s): %v", deliveries[i].EventID, deliveries[i].Kind, err)
+			}
+		}
+		for _, f := range ph.facts {
+			if r.key == "" && f.Key != "" {
+				r.key = f.Key
+			}
+		}
+		// The record's timer fires.
+		if err := r.svc.Reconcile(ctx, r.key); err != nil {
+			t.Fatalf("timer: reconcile %s: %v", r.key, err)
+		}
+	}
+}
+
+func TestLifecycles(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, prov := range []struct{ name, std, other string }{{"purevpn", "std", "sstp"}, {"vpnki", "tun", "tun-pro"}} {
+		for _, lc := range lifecycles(prov.name, prov.std, prov.other) {
+			t.Run(prov.name+"/"+lc.name, func(t *testing.T) {
+				t.Parallel()
+				in := w.newRun(t, t0)
+				in.play(t, lc.phases(in, t0), nil)
+				want := in.outcome(t, prov.name)
+				checkLifecycle(t, prov.name, lc, want)
+
+				rng := rand.New(rand.NewPCG(uint64(len(lc.name)), uint64(len(prov.name))))
+				for i := range orderings {
+					r := w.newRun(t, t0)
+					r.play(t, lc.phases(r, t0), rng)
+					got := r.outcome(t, prov.name)
+					if !slices.Equal(got.accounts, want.accounts) || !slices.Equal(got.emails, want.emails) || got.creates != want.creates {
+						t.Fatalf("ordering %d differs from the in-order run:\n got  %+v\n want %+v", i, got, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// checkLifecycle asserts the in-order run did what the lifecycle means.
+func checkLifecycle(t *testing.T, provider string, lc lifecycle, o outcome) {
+	t.Helper()
+	if len(o.accounts) != lc.wantAccounts {
+		t.Errorf("accounts at %s = %v, want %d", provider, o.accounts, lc.wantAccounts)
+	}
+	if provider == "purevpn" && lc.wantEnabled && len(o.accounts) == 1 && !strings.Contains(o.accounts[0], "enabled=true") {
+		t.Errorf("account = %s, want enabled", o.accounts[0])
+	}
+	var kinds []string
+	for _, id := range o.emails {
+		kinds = append(kinds, strings.SplitN(strings.Trim(id, "<"), ".", 2)[0])
+	}
+	want := slices.Clone(lc.wantEmails)
+	slices.Sort(kinds)
+	slices.Sort(want)
+	if !slices.Equal(kinds, want) {
+		t.Errorf("emails = %v, want kinds %v", o.emails, want)
+	}
+	if o.creates != lc.wantCreates {
+		t.Errorf("creates at %s = %d, want %d", provider, o.creates, lc.wantCreates)
+	}
+}
