@@ -21,7 +21,9 @@ import (
 //     to stream DEAD with the reason, then Term.
 //   - an error wrapping a *SystemicError (Systemic): NakWithDelay, and the
 //     consumer stops pulling for Config.PauseFor: the fault is not the
-//     message's, so the queue must not be burned through.
+//     message's, so the queue must not be burned through. On the last
+//     delivery the message is dead-lettered as well: JetStream would not
+//     deliver it again.
 //   - any other error: NakWithDelay with a delay growing with the delivery
 //     count (or the *RetryError's own delay), until MaxDeliver, when it is
 //     dead-lettered like a permanent error.
@@ -164,23 +166,33 @@ func (c *Consumer) runUntilSystemic(ctx context.Context) (error, error) {
 	var wg sync.WaitGroup
 	var once sync.Once
 	systemic := make(chan error, 1)
+	// mu orders the callback's check of hctx and wg.Add before the cancel
+	// and wg.Wait below: once stopping, no handler starts.
+	var mu sync.Mutex
 	cc, err := c.cons.Consume(func(msg jetstream.Msg) {
-		select {
-		case sem <- struct{}{}:
-		case <-hctx.Done():
+		if !c.acquire(hctx, sem, msg) {
 			_ = msg.Nak() // not started: let another worker have it now
 			return
 		}
+		mu.Lock()
+		if hctx.Err() != nil { // stopping, or a systemic failure: start nothing new
+			mu.Unlock()
+			<-sem
+			_ = msg.Nak()
+			return
+		}
 		wg.Add(1)
+		mu.Unlock()
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			// In-flight work finishes even when the consumer stops: a provider
 			// call cut short is an uncertain one. Provider timeouts bound it.
 			if serr := c.handle(context.WithoutCancel(hctx), msg); serr != nil {
 				once.Do(func() { systemic <- serr })
+				cancel() // before the slot is freed: no message waiting for it starts
 			}
 		}()
-	}, jetstream.PullMaxMessages(c.cfg.Concurrency))
+	}, jetstream.PullMaxMessages(1)) // pull only as a slot frees: a pulled message waits in acquire, kept alive
 	if err != nil {
 		return nil, fmt.Errorf("consume: %w", err)
 	}
@@ -189,10 +201,36 @@ func (c *Consumer) runUntilSystemic(ctx context.Context) (error, error) {
 	case <-ctx.Done():
 	case pause = <-systemic:
 	}
+	mu.Lock()
+	cancel()
+	mu.Unlock()
 	cc.Stop()
 	<-cc.Closed()
 	wg.Wait()
 	return pause, nil
+}
+
+// acquire waits for a free handler slot, sending InProgress meanwhile so
+// that msg is not redelivered while it waits. It reports false if ctx ends
+// first.
+func (c *Consumer) acquire(ctx context.Context, sem chan struct{}, msg jetstream.Msg) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTicker(c.cfg.AckWait / 3)
+	defer t.Stop()
+	for {
+		select {
+		case sem <- struct{}{}:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			_ = msg.InProgress()
+		}
+	}
 }
 
 // handle runs the handler with InProgress heartbeats and settles the message.
@@ -246,6 +284,11 @@ func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, err error) (ou
 		}
 		return "ack", nil
 	case errors.As(err, &sys):
+		if delivered >= uint64(c.cfg.MaxDeliver) {
+			// JetStream will not deliver it again: keep it in DEAD rather
+			// than lose it, and still pause.
+			return c.deadLetter(ctx, msg, log, fmt.Errorf("gave up after %d deliveries: %w", delivered, err)), err
+		}
 		_ = msg.NakWithDelay(c.cfg.PauseFor)
 		return "paused", err
 	case errors.As(err, &perm):
