@@ -96,7 +96,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 		return err
 	}
 	svc := provisioning.New(cfg.Provisioning, provisioning.NewStore(topo.Accounts), js, provs, mailer, sealer, log.Named("provisioning"))
-	w := New(&billing.Translator{Catalog: cfg.Plans, LineItems: cfg.LineItems}, svc, log)
+	w := New(&billing.Translator{Catalog: cfg.Plans, LineItems: cfg.LineItems}, svc, cfg.Provisioning.Failpoint, log)
 	cc := cfg.Consumer
 	cc.MaxDeliver, cc.AckWait = topo.Config.MaxDeliver, topo.Config.AckWait
 	if cc.Logger == nil {

@@ -25,14 +25,19 @@ type Worker struct {
 	translator *billing.Translator
 	svc        *provisioning.Service
 	log        *zap.Logger
+	failpoint  func(string)
 }
 
-// New returns a Worker.
-func New(t *billing.Translator, svc *provisioning.Service, log *zap.Logger) *Worker {
+// New returns a Worker. failpoint, if not nil, is called with "before.ack"
+// once an event is applied (crash tests end the process there).
+func New(t *billing.Translator, svc *provisioning.Service, failpoint func(string), log *zap.Logger) *Worker {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Worker{translator: t, svc: svc, log: log}
+	if failpoint == nil {
+		failpoint = func(string) {}
+	}
+	return &Worker{translator: t, svc: svc, log: log, failpoint: failpoint}
 }
 
 // Handle is the events.Handler of stream STRIPE.
@@ -51,6 +56,7 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) error {
 	err = classify(w.svc.Apply(ctx, fact))
 	if err == nil {
 		log.Debug("event applied")
+		w.failpoint("before.ack")
 	}
 	return err
 }
