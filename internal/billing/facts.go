@@ -141,7 +141,7 @@ func (t *Translator) Translate(ctx context.Context, payload []byte) (Fact, error
 
 func decode(obj json.RawMessage, v any, what string) error {
 	if err := json.Unmarshal(obj, v); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrMalformed, what, err)
+		return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
 	}
 	return nil
 }

@@ -490,7 +490,7 @@ func checkErr(t *testing.T, err, want error) {
 			classes++
 		}
 	}
-	if (want == errStripeDown && classes != 0) || (want != errStripeDown && classes != 1) {
+	if (errors.Is(want, errStripeDown) && classes != 0) || (!errors.Is(want, errStripeDown) && classes != 1) {
 		t.Errorf("error %q is in %d classes", err, classes)
 	}
 }

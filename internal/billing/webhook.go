@@ -123,7 +123,7 @@ var ErrMalformed = errors.New("malformed Stripe event")
 func ParseEnvelope(payload []byte) (Envelope, error) {
 	var e Envelope
 	if err := json.Unmarshal(payload, &e); err != nil {
-		return e, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return e, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	switch {
 	case !strings.HasPrefix(e.ID, "evt_") || len(e.ID) > 255 || strings.ContainsAny(e.ID, " \t\r\n"):

@@ -99,7 +99,7 @@ func (c Config) validate() error {
 	if c.From == "" {
 		errs = append(errs, errors.New("MAIL_FROM: required"))
 	} else if _, err := mail.ParseAddress(c.From); err != nil {
-		errs = append(errs, fmt.Errorf("MAIL_FROM: %q is not an email address: %v", c.From, err))
+		errs = append(errs, fmt.Errorf("MAIL_FROM: %q is not an email address: %w", c.From, err))
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("notify timeout: must be positive, got %s", c.Timeout))
@@ -123,7 +123,7 @@ func parseURL(raw string) (endpoint, error) {
 		if errors.As(err, &uerr) {
 			err = uerr.Err
 		}
-		return ep, fmt.Errorf("SMTP_URL: not a URL: %v", err)
+		return ep, fmt.Errorf("SMTP_URL: not a URL: %w", err)
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "smtp":
@@ -162,7 +162,7 @@ func parseURL(raw string) (endpoint, error) {
 
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return ep, fmt.Errorf("SMTP_URL: query: %v", err)
+		return ep, fmt.Errorf("SMTP_URL: query: %w", err)
 	}
 	for key, vals := range q {
 		if key != "tls" {

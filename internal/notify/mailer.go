@@ -218,18 +218,18 @@ func (m *Mailer) build(msg Message) (*mail.Msg, error) {
 		return nil, fmt.Errorf("MessageID %q is not of the form <left@right>", msg.MessageID)
 	}
 	if _, err := netmail.ParseAddress(msg.To); err != nil {
-		return nil, fmt.Errorf("To %q is not an email address: %v", msg.To, err)
+		return nil, fmt.Errorf("To %q is not an email address: %w", msg.To, err)
 	}
 	if strings.ContainsAny(msg.Subject, "\r\n") {
-		return nil, errors.New("Subject contains a line break")
+		return nil, errors.New("subject contains a line break")
 	}
 	if msg.Text == "" && msg.HTML == "" {
-		return nil, errors.New("Text or HTML is required")
+		return nil, errors.New("text or HTML body is required")
 	}
 
 	gm := mail.NewMsg(mail.WithNoDefaultUserAgent())
 	if err := gm.From(m.from); err != nil {
-		return nil, fmt.Errorf("From: %w", err)
+		return nil, fmt.Errorf("from address: %w", err)
 	}
 	if err := gm.To(msg.To); err != nil {
 		return nil, fmt.Errorf("To: %w", err)

@@ -288,8 +288,7 @@ func TestPaidCheckoutCreatesOneAccountAndOneEmail(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	msgs, err := b.mail.WaitFor(ctx, 1)
-	if err != nil {
+	if _, err := b.mail.WaitFor(ctx, 1); err != nil {
 		t.Fatalf("no welcome email: %v", err)
 	}
 	b.waitSettled(t)
@@ -315,7 +314,7 @@ func TestPaidCheckoutCreatesOneAccountAndOneEmail(t *testing.T) {
 		t.Errorf("account expires in %.1f days, want 90", days)
 	}
 
-	msgs = b.mail.Messages()
+	msgs := b.mail.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("emails = %d, want 1", len(msgs))
 	}

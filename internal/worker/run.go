@@ -90,7 +90,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 		return err
 	})
 	if ctx.Err() != nil {
-		return nil // stopped before NATS was ready
+		return nil //nolint:nilerr // stopped before NATS was ready: a clean stop, not a failure
 	}
 	if err != nil {
 		return err

@@ -79,8 +79,6 @@ func newClient(t *testing.T, url string, mods ...func(*vpnki.Config)) (*vpnki.Cl
 	return c, logs
 }
 
-func shortRetry(c *vpnki.Config) { c.RetryFor = 2 * time.Second }
-
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

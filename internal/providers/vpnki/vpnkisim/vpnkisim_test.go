@@ -246,7 +246,10 @@ func TestLatencyGivesUpWithTheClient(t *testing.T) {
 	b := setup(t)
 	b.sim.SetLatency(time.Hour)
 	client := &http.Client{Transport: b.srv.Client().Transport, Timeout: 200 * time.Millisecond}
-	_, err := client.Get(b.srv.URL + "/index.php?option=com_api&format=raw&app=webservices&resource=tunnels&key=" + url.QueryEscape(key))
+	resp, err := client.Get(b.srv.URL + "/index.php?option=com_api&format=raw&app=webservices&resource=tunnels&key=" + url.QueryEscape(key))
+	if err == nil {
+		resp.Body.Close()
+	}
 	var ue *url.Error
 	if !errors.As(err, &ue) || !ue.Timeout() {
 		t.Errorf("a request during an hour of latency = %v; want the client's timeout", err)
