@@ -59,12 +59,18 @@ type Record struct {
 
 // Desired is what the record's Stripe facts say the service should be.
 type Desired struct {
-	Plan        billing.Plan `json:"plan"`
-	PlanAsOf    time.Time    `json:"plan_as_of,omitzero"` // Stripe created time of the fact that set Plan
-	Status      Status       `json:"status"`
-	StatusAsOf  time.Time    `json:"status_as_of,omitzero"` // Stripe created time of the fact that set Status
-	StatusEvent string       `json:"status_event,omitempty"`
-	PaidThrough time.Time    `json:"paid_through,omitzero"`
+	Plan     billing.Plan `json:"plan"`
+	PlanAsOf time.Time    `json:"plan_as_of,omitzero"` // Stripe created time of the fact that set Plan
+	// Status is derived (see derive) from the fields below it.
+	Status      Status    `json:"status"`
+	PaidThrough time.Time `json:"paid_through,omitzero"`
+	// PaidAsOf: Stripe created time of the newest payment (purchase or renewal).
+	PaidAsOf time.Time `json:"paid_as_of,omitzero"`
+	// SubStatus, SubStatusAsOf: the subscription's newest Stripe status.
+	SubStatus     string    `json:"sub_status,omitempty"`
+	SubStatusAsOf time.Time `json:"sub_status_as_of,omitzero"`
+	// Dunning: created times of past_due / unpaid / paused updates, oldest first.
+	Dunning []time.Time `json:"dunning,omitempty"`
 	// SuspendAt: for StatusSuspended, when the grace period ends and the
 	// account is disabled.
 	SuspendAt time.Time `json:"suspend_at,omitzero"`
@@ -222,43 +228,33 @@ func factAudit(kind events.AuditKind, f billing.Fact, reason string) events.Audi
 type policy struct{ grace, deleteAfter time.Duration }
 
 // fold applies fact f to r's desired state. It is a pure function of the
-// record, the fact and the policy: folding a fact twice is the same as once,
-// and a fact older than the one that set a field does not change it. A
-// cancellation, refund or dispute is final for its record whatever its order.
+// record, the fact and the policy, and the status it derives depends only
+// on the newest facts by Stripe's created time, never on arrival order:
+// folding a fact twice is the same as once, and a fact older than the one
+// that set a field does not change it. A cancellation, refund or dispute is
+// final for its record whatever its order.
 func fold(r *Record, f billing.Fact, pol policy) {
 	r.markApplied(f.EventID)
 	d := &r.Desired
 	fillIdentity(d, f)
 	c := f.Created
-	newer := c.After(d.StatusAsOf) || (c.Equal(d.StatusAsOf) && f.EventID > d.StatusEvent)
-	final := d.Status == StatusCanceled || d.Status == StatusRefunded
-	skip := func(reason string) { r.audit(factAudit(events.AuditFactSkipped, f, reason)) }
 	setPlan := func() {
 		if f.Plan.ID != "" && (d.Plan.ID == "" || c.After(d.PlanAsOf)) {
 			d.Plan, d.PlanAsOf = f.Plan, c
 		}
 	}
-	paid := func() {
+	switch f.Kind {
+	case billing.Purchase, billing.Renewal:
+		setPlan()
 		d.Purchased = true
 		if f.PeriodEnd.After(d.PaidThrough) {
 			d.PaidThrough = f.PeriodEnd
 		}
-	}
-	switch f.Kind {
-	case billing.Purchase, billing.Renewal:
-		setPlan()
-		paid()
-		switch {
-		case final:
-		case d.Status == StatusNone:
-			setStatus(d, StatusActive, f)
-		case d.Status == StatusSuspended && newer:
-			// A payment newer than the dunning it answers.
-			setStatus(d, StatusActive, f)
-			d.SuspendAt = time.Time{}
+		if c.After(d.PaidAsOf) {
+			d.PaidAsOf = c
 		}
 	case billing.PurchaseFailed:
-		skip("asynchronous payment failed: nothing is owed")
+		r.audit(factAudit(events.AuditFactSkipped, f, "asynchronous payment failed: nothing is owed"))
 		return
 	case billing.PaymentFailed:
 		id := "payment_failed." + f.Invoice
@@ -274,42 +270,62 @@ func fold(r *Record, f billing.Fact, pol policy) {
 			}
 		}
 		setPlan()
-		if final || !newer {
-			if !final {
-				skip("status older than the one applied")
-				return
-			}
-			break
+		if !c.Before(d.SubStatusAsOf) {
+			d.SubStatus, d.SubStatusAsOf = f.SubStatus, c
 		}
 		switch f.SubStatus {
-		case "active", "trialing":
-			if d.Status == StatusSuspended {
-				setStatus(d, StatusActive, f)
-				d.SuspendAt = time.Time{}
-			}
 		case "past_due", "unpaid", "paused":
-			if d.Status == StatusActive {
-				setStatus(d, StatusSuspended, f)
-				d.SuspendAt = c.Add(pol.grace)
+			d.Dunning = append(d.Dunning, c)
+			slices.SortFunc(d.Dunning, func(a, b time.Time) int { return a.Compare(b) })
+			if len(d.Dunning) > maxDunning {
+				d.Dunning = d.Dunning[len(d.Dunning)-maxDunning:]
 			}
 		case "canceled", "incomplete_expired":
-			cancel(d, StatusCanceled, f, pol)
+			final(d, StatusCanceled, f, pol)
 		}
 	case billing.Canceled:
-		if !final {
-			cancel(d, StatusCanceled, f, pol)
-		}
+		final(d, StatusCanceled, f, pol)
 	case billing.Refunded, billing.Disputed:
-		if d.Status != StatusRefunded {
-			cancel(d, StatusRefunded, f, pol)
-		}
+		final(d, StatusRefunded, f, pol)
 	}
+	derive(d, f, pol)
 	r.audit(factAudit(events.AuditFactApplied, f, ""))
 }
 
-func cancel(d *Desired, s Status, f billing.Fact, pol policy) {
-	setStatus(d, s, f)
-	d.SuspendAt = time.Time{}
+const maxDunning = 16
+
+// derive sets the status from the newest facts: a subscription whose
+// newest Stripe status is a dunning one, newer than its newest payment, is
+// suspended from the first dunning after that payment plus the grace period.
+func derive(d *Desired, f billing.Fact, pol policy) {
+	if d.Status == StatusCanceled || d.Status == StatusRefunded {
+		return
+	}
+	if !d.Purchased {
+		d.Status = StatusNone
+		return
+	}
+	switch d.SubStatus {
+	case "past_due", "unpaid", "paused":
+		if d.SubStatusAsOf.After(d.PaidAsOf) {
+			for _, t := range d.Dunning {
+				if t.After(d.PaidAsOf) {
+					d.Status, d.SuspendAt = StatusSuspended, t.Add(pol.grace)
+					return
+				}
+			}
+		}
+	}
+	d.Status, d.SuspendAt = StatusActive, time.Time{}
+}
+
+// final ends the record: canceled, or refunded (which also covers a
+// dispute); the first such fact sets the deletion time.
+func final(d *Desired, s Status, f billing.Fact, pol policy) {
+	if d.Status == StatusRefunded || d.Status == s {
+		return
+	}
+	d.Status, d.SuspendAt = s, time.Time{}
 	if d.DeleteAt.IsZero() {
 		d.DeleteAt = f.Created.Add(pol.deleteAfter)
 	}
@@ -346,10 +362,6 @@ func fillIdentity(d *Desired, f billing.Fact) {
 	if f.Livemode {
 		d.Livemode = true
 	}
-}
-
-func setStatus(d *Desired, s Status, f billing.Fact) {
-	d.Status, d.StatusAsOf, d.StatusEvent = s, f.Created, f.EventID
 }
 
 // hasEmail reports whether email id was sent (or failed for good).

@@ -87,7 +87,7 @@ type bundle struct {
 
 // setup runs the whole product on real parts: an embedded JetStream server,
 // the PureVPN simulator, an SMTP listener, the webhook and a worker.
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T, opts ...func(*worker.Config)) *bundle {
 	t.Helper()
 	b := &bundle{storeDir: t.TempDir(), logs: &syncBuffer{}}
 	core := zapcore.NewTee(
@@ -140,17 +140,19 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	wcfg := worker.Config{
+		Events:         eventsConfig,
+		Consumer:       events.ConsumerConfig{RetryBase: 100 * time.Millisecond, PauseFor: time.Second},
+		Plans:          plans,
+		PureVPN:        purevpn.Config{URL: simSrv.URL, User: pureAPIUser, Password: pureAPIPassword},
+		Mail:           notify.Config{URL: b.mail.URL(), From: "VPN Shop <support@vpnshop.test>"},
+		CredentialsKey: bytes.Repeat([]byte{7}, 32),
+	}
+	for _, o := range opts {
+		o(&wcfg)
+	}
 	done := make(chan error, 1)
-	go func() {
-		done <- worker.Run(ctx, wjs, worker.Config{
-			Events:         eventsConfig,
-			Consumer:       events.ConsumerConfig{RetryBase: 100 * time.Millisecond, PauseFor: time.Second},
-			Plans:          plans,
-			PureVPN:        purevpn.Config{URL: simSrv.URL, User: pureAPIUser, Password: pureAPIPassword},
-			Mail:           notify.Config{URL: b.mail.URL(), From: "VPN Shop <support@vpnshop.test>"},
-			CredentialsKey: bytes.Repeat([]byte{7}, 32),
-		}, log.Named("worker"))
-	}()
+	go func() { done <- worker.Run(ctx, wjs, wcfg, log.Named("worker")) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -485,5 +487,70 @@ func TestJetStreamDownAnswers503ThenTheRetryIsProcessedOnce(t *testing.T) {
 	b.waitSettled(t)
 	if n, calls, mails := len(b.sim.Accounts()), b.sim.Calls("create"), len(b.mail.Messages()); n != 1 || calls != 1 || mails != 1 {
 		t.Errorf("accounts %d, create calls %d, emails %d; want 1, 1, 1", n, calls, mails)
+	}
+}
+
+// The clock alone drives a suspension: once the grace period passes after
+// a subscription went past_due, a JetStream scheduled timer fires and the
+// account is disabled and the customer told, with no further Stripe event.
+func TestGracePeriodEndsByTimer(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *worker.Config) { c.Provisioning.GracePeriod = 2 * time.Second })
+	evID, c := checkout("std-monthly", "late@example.com")
+	now := time.Now()
+	if code, body := b.post(t, stripetest.CheckoutCompleted(evID, now, c), webhookSecret, now); code != http.StatusOK {
+		t.Fatalf("checkout: %d %s", code, body)
+	}
+	pastDue := stripetest.SubscriptionUpdated(stripetest.ID("evt"), now.Add(time.Second), stripetest.Subscription{
+		ID: c.Subscription, Customer: c.Customer, Status: "past_due", Price: "price_std_monthly",
+		CurrentPeriodStart: now, CurrentPeriodEnd: now.AddDate(0, 1, 0)})
+	if code, body := b.post(t, pastDue, webhookSecret, now); code != http.StatusOK {
+		t.Fatalf("past_due: %d %s", code, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, err := b.mail.WaitFor(ctx, 2)
+	if err != nil {
+		kv, _ := b.js.KeyValue(context.Background(), events.BucketAccounts)
+		e, _ := kv.Get(context.Background(), c.Subscription)
+		var r provisioning.Record
+		_ = json.Unmarshal(e.Value(), &r)
+		t.Fatalf("no suspension email: %v; desired %+v timer %v", err, r.Desired, r.TimerAt)
+	}
+	if !strings.HasPrefix(msgs[1].MessageID, "<suspended.") {
+		t.Errorf("second email %s, want the suspension", msgs[1].MessageID)
+	}
+	accts := b.sim.Accounts()
+	if len(accts) != 1 || accts[0].Enabled {
+		t.Errorf("after the grace period the account must be disabled: %+v", accts)
+	}
+}
+
+// An order for a plan the catalog lacks cannot be processed: it goes to
+// stream DEAD with the reason, nothing is created, and the queue moves on.
+func TestUnknownPlanIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	evID, c := checkout("no-such-plan", "lost@example.com")
+	if code, body := b.post(t, stripetest.CheckoutCompleted(evID, time.Now(), c), webhookSecret, time.Now()); code != http.StatusOK {
+		t.Fatalf("post: %d %s", code, body)
+	}
+	b.waitSettled(t)
+	s, err := b.js.Stream(context.Background(), events.StreamDead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetLastMsgForSubject(context.Background(), "dead.stripe.event.checkout.session.completed")
+	if err != nil {
+		t.Fatalf("no dead letter: %v", err)
+	}
+	if reason := m.Header.Get(events.HeaderDeadReason); !strings.Contains(reason, "no-such-plan") || !strings.Contains(reason, "unknown plan") {
+		t.Errorf("dead letter reason %q must name the unknown plan", reason)
+	}
+	if !bytes.Contains(m.Data, []byte(evID)) {
+		t.Error("the dead letter must hold the original event")
+	}
+	if len(b.sim.Accounts()) != 0 || len(b.mail.Messages()) != 0 {
+		t.Error("nothing may be created or sent for an unknown plan")
 	}
 }

@@ -269,6 +269,19 @@ func lifecycles(provider, std, other string) []lifecycle {
 			wantCreates: pick(1, 2), // VPNKI has no suspend: its tunnel is deleted and made again
 		},
 		{
+			// The dunning update may arrive before the purchase it follows.
+			name: "past due right after purchase, suspended by the clock",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(10 * time.Second)
+				facts := append(purchase(r, t0, std),
+					r.fact(billing.PaymentFailed, at, func(f *billing.Fact) { f.Invoice = "in_" + r.id + "_9" }),
+					subState(r, at, "past_due", std, false, month(t0, 1)))
+				return []phase{{at, facts}, {at.Add(grace + time.Hour), nil}}
+			},
+			// PureVPN: disabled, kept; VPNKI: no suspend, the tunnel is deleted.
+			wantAccounts: pick(1, 0), wantEmails: []string{"welcome", "payment_failed", "suspended"}, wantCreates: 1,
+		},
+		{
 			name: "cancel",
 			phases: func(r *run, t0 time.Time) []phase {
 				at := t0.Add(10 * 24 * time.Hour)
