@@ -77,6 +77,11 @@ func run(ctx context.Context) error {
 	if cfg.VPNKIURL != "" {
 		wc.VPNKI = vpnki.Config{URL: cfg.VPNKIURL, Key: cfg.VPNKIKey, Timeout: cfg.ProviderTimeout, RetryFor: cfg.ProviderRetryFor}
 	}
+	if cfg.StripeAPIKey != "" {
+		if wc.LineItems, err = billing.NewStripeLineItems(cfg.StripeAPIKey, cfg.StripeAPIURL); err != nil {
+			return err
+		}
+	}
 	if err := worker.Run(ctx, js, wc, log); err != nil {
 		return err
 	}

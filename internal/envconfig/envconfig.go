@@ -72,6 +72,8 @@ type Worker struct {
 	DeleteAfter time.Duration `env:"DELETE_AFTER" envDefault:"720h"`
 	// StripeAPIKey: read line items of checkouts without metadata "plan". Optional.
 	StripeAPIKey string `env:"STRIPE_API_KEY"`
+	// StripeAPIURL overrides Stripe's API address (tests, proxies). Default: Stripe's.
+	StripeAPIURL string `env:"STRIPE_API_URL"`
 	// MetricsAddr: /metrics, /healthz, /readyz. Default 127.0.0.1:9090 (not public).
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9090"`
 	// Concurrency: messages handled at once per process. Default 4.
