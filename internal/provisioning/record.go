@@ -320,15 +320,16 @@ func derive(d *Desired, f billing.Fact, pol policy) {
 }
 
 // final ends the record: canceled, or refunded (which also covers a
-// dispute); the first such fact sets the deletion time.
+// dispute, and overrides a cancellation). The deletion time counts from the
+// earliest final fact, whatever order they came in.
 func final(d *Desired, s Status, f billing.Fact, pol policy) {
-	if d.Status == StatusRefunded || d.Status == s {
-		return
+	if del := f.Created.Add(pol.deleteAfter); d.DeleteAt.IsZero() || del.Before(d.DeleteAt) {
+		d.DeleteAt = del
 	}
-	d.Status, d.SuspendAt = s, time.Time{}
-	if d.DeleteAt.IsZero() {
-		d.DeleteAt = f.Created.Add(pol.deleteAfter)
+	if d.Status != StatusRefunded {
+		d.Status = s
 	}
+	d.SuspendAt = time.Time{}
 }
 
 // owes reports whether email id is pending.
