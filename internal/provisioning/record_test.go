@@ -11,7 +11,9 @@ import (
 
 var testPolicy = policy{grace: 72 * time.Hour, deleteAfter: 30 * 24 * time.Hour}
 
-func at(h int) time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(h) * time.Hour) }
+func at(h int) time.Time {
+	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(h) * time.Hour)
+}
 
 // The desired state is a function of the set of facts, not of their order.
 func TestFoldIsOrderIndependent(t *testing.T) {
