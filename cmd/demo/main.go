@@ -38,6 +38,8 @@ import (
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn/purevpnsim"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki/vpnkisim"
 	"github.com/vpnbill/vpnbill/internal/worker"
 )
 
@@ -53,6 +55,10 @@ plans:
     provider: purevpn
     package_type: STANDARD
     period_days: 30
+  - id: tunnel-monthly
+    name: VPN tunnel, monthly
+    stripe_prices: [tunnel_monthly]
+    provider: vpnki
 `
 
 func main() {
@@ -103,6 +109,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	pureSim := purevpnsim.New(purevpnsim.Options{User: pureUser, Password: purePass})
 	pureSrv := httptest.NewServer(pureSim)
 	defer pureSrv.Close()
+	vpnkiKey := randomText(24)
+	vpnkiSrv := httptest.NewServer(vpnkisim.New(vpnkisim.Options{Key: vpnkiKey, Address: "vpn.vpnki.example"}))
+	defer vpnkiSrv.Close()
 
 	mailDir := filepath.Join(o.dataDir, "mail")
 	catcher := mailcatcher.New(mailcatcher.Options{Dir: mailDir, Logger: log.Named("mailcatcher"), OnMessage: func(m mailcatcher.Received) {
@@ -157,12 +166,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		errc <- worker.Run(runCtx, wjs, worker.Config{
 			Plans:          plans,
 			PureVPN:        purevpn.Config{URL: pureSrv.URL, User: pureUser, Password: purePass},
+			VPNKI:          vpnki.Config{URL: vpnkiSrv.URL + "/index.php", Key: vpnkiKey},
 			Mail:           notify.Config{URL: catcher.URL(), From: "VPN Shop <support@vpnshop.example>"},
 			CredentialsKey: key,
 		}, log.Named("worker"))
 	}()
 
-	fmt.Fprintf(out, "vpnbill demo: NATS %s, webhook %s, PureVPN simulator %s, mail catcher %s\n", ns.ClientURL(), hookURL, pureSrv.URL, catcher.Addr())
+	fmt.Fprintf(out, "vpnbill demo: NATS %s, webhook %s, PureVPN simulator %s, VPNKI simulator %s, mail catcher %s\n",
+		ns.ClientURL(), hookURL, pureSrv.URL, vpnkiSrv.URL, catcher.Addr())
 	sampleErr := sample(ctx, out, hookURL, pureSim, catcher)
 	if sampleErr != nil {
 		fmt.Fprintln(out, "sample checkout did not complete:", sampleErr)
@@ -180,7 +191,8 @@ Serving until Ctrl-C. To forward real Stripe test-mode events here:
   STRIPE_WEBHOOK_SECRET=whsec_... go run ./cmd/demo
 
 Events of these types are acted on: %s
-Checkout sessions need metadata plan=std-monthly (or a price with lookup key std_monthly).
+Checkout sessions need metadata plan=std-monthly (PureVPN) or plan=tunnel-monthly (VPNKI),
+or a price with lookup key std_monthly or tunnel_monthly.
 Emails are kept in %s.
 `, billing.APIVersion, hookURL, strings.Join(billing.HandledTypes, ", "), mailDir)
 	select {
