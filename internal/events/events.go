@@ -32,7 +32,6 @@ const (
 	stripeSubjectPrefix = "stripe.event."
 	auditSubjectPrefix  = "audit."
 	deadSubjectPrefix   = "dead."
-	timerAtPrefix       = "timer.at."
 	timerDuePrefix      = "timer.due."
 )
 
@@ -183,12 +182,11 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Topology, 
 	}
 	if t.Timers, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        StreamTimers,
-		Description: "One scheduled wake-up per account record (grace end, deletion, expiry)",
-		Subjects:    []string{"timer.>"},
+		Description: "One wake-up per account record (grace end, deletion, expiry)",
+		Subjects:    []string{timerDuePrefix + ">"},
 		Storage:     jetstream.FileStorage,
-		// One schedule per record: a new one replaces the old.
+		// One timer per record: a new one replaces the old.
 		MaxMsgsPerSubject: 1,
-		AllowMsgSchedules: true,
 		Replicas:          cfg.Replicas,
 	}); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", StreamTimers, err)
@@ -233,7 +231,7 @@ func (t *Topology) TimerConsumer(ctx context.Context) (jetstream.Consumer, error
 		FilterSubject: timerDuePrefix + ">",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       t.Config.AckWait,
-		MaxDeliver:    t.Config.MaxDeliver,
+		MaxDeliver:    -1, // a timer is redelivered until it is due
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		Replicas:      t.Config.Replicas,
 	})
@@ -243,22 +241,22 @@ func (t *Topology) TimerConsumer(ctx context.Context) (jetstream.Consumer, error
 	return c, nil
 }
 
-// ScheduleTimer asks JetStream to deliver a wake-up for record key at at
-// (rounded up to the second), replacing any earlier one for key. Timers
-// survive restarts and cost nothing until they are due.
+// ScheduleTimer stores a wake-up for record key at at, replacing any
+// earlier one for key. The timers consumer's handler parks it with
+// NakWithDelay until it is due, so timers survive restarts and cost nothing
+// until they are due.
 func ScheduleTimer(ctx context.Context, js jetstream.JetStream, key string, at time.Time) error {
 	if !validToken(key) {
 		return fmt.Errorf("timer key %q is not a valid subject token", key)
 	}
-	_, err := js.Publish(ctx, timerAtPrefix+key, []byte(key),
-		jetstream.WithScheduleAt(CeilSecond(at)), jetstream.WithScheduleTarget(timerDuePrefix+key))
+	_, err := js.Publish(ctx, timerDuePrefix+key, []byte(at.UTC().Format(time.RFC3339Nano)))
 	if err != nil {
 		return fmt.Errorf("schedule timer %s: %w", key, err)
 	}
 	return nil
 }
 
-// CeilSecond rounds t up to a whole second, the precision of schedules.
+// CeilSecond rounds t up to a whole second: timers are kept to the second.
 func CeilSecond(t time.Time) time.Time {
 	if r := t.Truncate(time.Second); !r.Equal(t) {
 		return r.Add(time.Second)

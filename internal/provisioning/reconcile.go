@@ -736,6 +736,23 @@ func (s *Service) flush(ctx context.Context, key string, r *Record) error {
 	return errors.Join(errs...)
 }
 
+// NextWake returns when the record's next clock-driven change is due, or
+// zero if none is.
+func (s *Service) NextWake(ctx context.Context, key string) (time.Time, error) {
+	r, _, err := s.store.Get(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	if r.Adopt != nil {
+		return r.Adopt.Started.Add(s.cfg.AdoptAfter), nil
+	}
+	_, wake := s.target(r, s.cfg.Now())
+	return wake, nil
+}
+
 // schedule makes sure the record's next clock-driven change has a timer.
 func (s *Service) schedule(ctx context.Context, key string, r *Record) error {
 	if r == nil {

@@ -501,28 +501,38 @@ func TestGracePeriodEndsByTimer(t *testing.T) {
 	if code, body := b.post(t, stripetest.CheckoutCompleted(evID, now, c), webhookSecret, now); code != http.StatusOK {
 		t.Fatalf("checkout: %d %s", code, body)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := b.mail.WaitFor(ctx, 1); err != nil {
+		t.Fatalf("no welcome email: %v", err)
+	}
+	now = time.Now()
 	pastDue := stripetest.SubscriptionUpdated(stripetest.ID("evt"), now.Add(time.Second), stripetest.Subscription{
 		ID: c.Subscription, Customer: c.Customer, Status: "past_due", Price: "price_std_monthly",
 		CurrentPeriodStart: now, CurrentPeriodEnd: now.AddDate(0, 1, 0)})
 	if code, body := b.post(t, pastDue, webhookSecret, now); code != http.StatusOK {
 		t.Fatalf("past_due: %d %s", code, body)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	msgs, err := b.mail.WaitFor(ctx, 2)
 	if err != nil {
 		kv, _ := b.js.KeyValue(context.Background(), events.BucketAccounts)
 		e, _ := kv.Get(context.Background(), c.Subscription)
 		var r provisioning.Record
 		_ = json.Unmarshal(e.Value(), &r)
-		t.Fatalf("no suspension email: %v; desired %+v timer %v", err, r.Desired, r.TimerAt)
+		t.Fatalf("no suspension email: %v; %d emails; status %s suspend at %v; account exists %v enabled %v gen %d; mail owed %v; sent %v; lease %v step %v; timer %v",
+			err, len(b.mail.Messages()), r.Desired.Status, r.Desired.SuspendAt, r.Actual.Exists, r.Actual.Enabled, r.Actual.Generation,
+			r.Mail, r.Emails, r.Lease, r.Step, r.TimerAt)
 	}
-	if !strings.HasPrefix(msgs[1].MessageID, "<suspended.") {
-		t.Errorf("second email %s, want the suspension", msgs[1].MessageID)
+	var ids []string
+	for _, m := range msgs {
+		ids = append(ids, m.MessageID)
+	}
+	if len(msgs) != 2 || !strings.HasPrefix(msgs[0].MessageID, "<welcome.") || !strings.HasPrefix(msgs[1].MessageID, "<suspended.") {
+		t.Errorf("emails %v, want the welcome then the suspension", ids)
 	}
 	accts := b.sim.Accounts()
 	if len(accts) != 1 || accts[0].Enabled {
-		t.Errorf("after the grace period the account must be disabled: %+v", accts)
+		t.Errorf("after the grace period the one account must be disabled: %d accounts, enabled %v", len(accts), len(accts) == 1 && accts[0].Enabled)
 	}
 }
 

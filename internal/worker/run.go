@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -105,6 +106,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	log.Info("worker started", zap.Int("plans", len(cfg.Plans.Plans())), zap.Int("providers", len(provs)))
 	tc := cc
 	tc.Logger = log.Named("timers")
+	tc.MaxDeliver = math.MaxInt32 // a timer is redelivered until due, never dead-lettered for it
 	errc := make(chan error, 1)
 	go func() { errc <- events.NewConsumer(js, timers, w.HandleTimer, tc).Run(ctx) }()
 	err = events.NewConsumer(js, cons, w.Handle, cc).Run(ctx)

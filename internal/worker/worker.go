@@ -68,7 +68,19 @@ func (w *Worker) HandleTimer(ctx context.Context, msg jetstream.Msg) error {
 	if !ok {
 		return events.Permanent(fmt.Errorf("timer subject %q names no account", msg.Subject()))
 	}
-	return classify(w.svc.Reconcile(ctx, key))
+	if err := classify(w.svc.Reconcile(ctx, key)); err != nil {
+		return err
+	}
+	// The timer message comes back (NakWithDelay) when the record's next
+	// change is due; it is acked once nothing more is.
+	wake, err := w.svc.NextWake(ctx, key)
+	if err != nil {
+		return err
+	}
+	if wait := time.Until(wake); wait > 0 {
+		return events.RetryAfter(fmt.Errorf("timer for %s not due", key), wait+50*time.Millisecond)
+	}
+	return nil
 }
 
 // classify maps a provisioning error to the consume loop's intent. It is
@@ -80,7 +92,9 @@ func classify(err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &leased):
-		return events.RetryAfter(err, max(time.Until(leased.Until), time.Second))
+		// A lease holder usually finishes in milliseconds and then
+		// releases; a crashed one's lease lapses. Look again soon either way.
+		return events.RetryAfter(err, min(max(time.Until(leased.Until), 250*time.Millisecond), time.Second))
 	case errors.Is(err, notify.ErrPermanent), errors.Is(err, provisioning.ErrNoProvider):
 		return events.Permanent(err)
 	case errors.As(err, &pe):
