@@ -29,6 +29,7 @@ const (
 	AuditPlanChanged    AuditKind = "account.plan_changed"
 	AuditEmailSent      AuditKind = "email.sent"
 	AuditReviewNeeded   AuditKind = "review.needed"
+	AuditReviewResolved AuditKind = "review.resolved" // an operator decided: Reason is adopt, retry or give-up
 	AuditDeadLettered   AuditKind = "dead.lettered"
 )
 

@@ -415,12 +415,15 @@ func (s *Service) create(ctx context.Context, r *Record) (*Record, error) {
 			Password: sealed, Exists: true, Enabled: true, Expiry: creds.Expiry,
 			Generation: old.Generation + 1, CreatedAt: now, PlanID: plan.ID,
 			PackageType: plan.PackageType, PeriodDays: plan.PeriodDays, Retired: r.Actual.Retired,
+			Suspensions: old.Suspensions, Resets: old.Resets,
 		}
 		if r.Actual.Expiry.IsZero() {
 			r.Actual.Expiry = r.Desired.PaidThrough
 		}
 		kind := notify.Welcome
 		switch {
+		case old.ResetPending:
+			kind = notify.CredentialsReset // VPNKI: an operator replaced the tunnel
 		case old.Exists:
 			r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditPlanChanged, r.Key, r.Actual.Generation), Kind: events.AuditPlanChanged})
 		case old.Generation > 0:

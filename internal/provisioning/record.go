@@ -52,6 +52,9 @@ type Record struct {
 	// Outbox: audit events written with the change they record, published
 	// (with their deduplication id) and then cleared.
 	Outbox []events.Audit `json:"outbox,omitempty"`
+	// RefundDue: an operator gave up on delivering this order; finance
+	// should refund it.
+	RefundDue bool `json:"refund_due,omitempty"`
 	// Applied: the newest Stripe event ids folded in, newest last, for
 	// recognising a redelivery.
 	Applied []string `json:"applied,omitempty"`
@@ -111,6 +114,10 @@ type Actual struct {
 	PeriodDays  int    `json:"period_days,omitempty"`
 	// Deleted: the account was deleted for good (canceled, refunded, expired).
 	Deleted bool `json:"deleted,omitempty"`
+	// Resets counts operator credential resets; ResetPending: a VPNKI
+	// tunnel was deleted for a reset and its replacement is owed.
+	Resets       int  `json:"resets,omitempty"`
+	ResetPending bool `json:"reset_pending,omitempty"`
 	// Suspensions counts the times the account was suspended for non-payment.
 	Suspensions int `json:"suspensions,omitempty"`
 	// Retired: accounts replaced by a plan change, to delete.

@@ -1,0 +1,228 @@
+package provisioning
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/notify"
+)
+
+// Operations for operators (cmd/vpnbillctl). Each runs under the record's
+// lease, through the same intent/result writes as the reconcile loop.
+
+// ReviewAction is what an operator decides for a record in review.
+type ReviewAction string
+
+// The review decisions.
+const (
+	// ReviewAdopt: the account exists at the provider under a username the
+	// operator found; it is taken as this order's, given a new password
+	// (its old one was never received), and the customer emailed.
+	ReviewAdopt ReviewAction = "adopt"
+	// ReviewRetry: the operator made sure no account exists; create again.
+	ReviewRetry ReviewAction = "retry"
+	// ReviewGiveUp: no service will be delivered; the order is flagged for
+	// a refund (finance reads it from the audit trail and the record).
+	ReviewGiveUp ReviewAction = "give-up"
+)
+
+// ErrNoReview means the record is not in review.
+var ErrNoReview = errors.New("record is not in review")
+
+// ResolveReview applies an operator's decision to a record in review, then
+// reconciles it. username is required for ReviewAdopt.
+func (s *Service) ResolveReview(ctx context.Context, key string, action ReviewAction, username string) error {
+	r, _, err := s.store.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	if r.Review == nil {
+		return fmt.Errorf("%s: %w", key, ErrNoReview)
+	}
+	audit := events.Audit{ID: fmt.Sprintf("%s:%s:%s", events.AuditReviewResolved, key, r.Review.Attempt),
+		Kind: events.AuditReviewResolved, Reason: string(action)}
+	switch action {
+	case ReviewRetry, ReviewGiveUp:
+		_, _, err = s.store.Update(ctx, key, func(r *Record) error {
+			if r.Review == nil {
+				return ErrNoReview
+			}
+			r.Review = nil
+			if action == ReviewGiveUp {
+				r.RefundDue = true
+				r.Desired.Status, r.Desired.DeleteAt = StatusCanceled, s.cfg.Now().UTC()
+			}
+			r.audit(audit)
+			return nil
+		})
+	case ReviewAdopt:
+		err = s.adoptByOperator(ctx, key, username, audit)
+	default:
+		return fmt.Errorf("unknown review action %q: adopt, retry or give-up", action)
+	}
+	if err != nil {
+		return err
+	}
+	return s.Reconcile(ctx, key)
+}
+
+func (s *Service) adoptByOperator(ctx context.Context, key, username string, audit events.Audit) error {
+	if username == "" {
+		return errors.New("adopt needs the username the account has at the provider")
+	}
+	r, _, err := s.store.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	p, err := s.provider(&Record{Desired: r.Desired})
+	if err != nil {
+		return err
+	}
+	if !p.Capabilities().ChangePassword {
+		return errors.New("this provider cannot set a password on an adopted account: use retry")
+	}
+	remote, err := p.Lookup(ctx, username)
+	if err != nil {
+		return err
+	}
+	if !remote.Exists {
+		return fmt.Errorf("%s does not exist at %s", username, r.Desired.Plan.Provider)
+	}
+	if err := s.store.claim(ctx, r.Desired.Plan.Provider, username, key); err != nil {
+		return err
+	}
+	password, err := newPassword()
+	if err != nil {
+		return err
+	}
+	if err := p.ChangePassword(ctx, username, password); err != nil {
+		return err
+	}
+	sealed, err := s.sealer.Seal(key, password)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now().UTC()
+	_, _, err = s.store.Update(ctx, key, func(r *Record) error {
+		if r.Review == nil {
+			return ErrNoReview
+		}
+		r.Review = nil
+		plan := r.Desired.Plan
+		r.Actual = Actual{Provider: plan.Provider, Username: username, Password: sealed, Exists: true, Enabled: remote.Enabled,
+			Expiry: remote.Expiry, Generation: r.Actual.Generation + 1, CreatedAt: now,
+			PlanID: plan.ID, PackageType: plan.PackageType, PeriodDays: plan.PeriodDays}
+		r.Mail = append(r.Mail, PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Welcome, r.Actual.Generation), Kind: notify.Welcome, Gen: r.Actual.Generation})
+		audit.Username = username
+		r.audit(audit)
+		return nil
+	})
+	return err
+}
+
+// ResetCredentials gives the customer new credentials and emails them:
+// PureVPN changes the password in place; VPNKI, which cannot, replaces the
+// tunnel. It runs under the record's lease.
+func (s *Service) ResetCredentials(ctx context.Context, key string) error {
+	r, err := s.acquire(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer s.release(key)
+	if !r.Actual.Exists {
+		return fmt.Errorf("%s has no account at the provider", key)
+	}
+	p, err := s.provider(r)
+	if err != nil {
+		return err
+	}
+	if p.Capabilities().ChangePassword {
+		password, err := newPassword()
+		if err != nil {
+			return err
+		}
+		sealed, err := s.sealer.Seal(key, password)
+		if err != nil {
+			return err
+		}
+		r, err = s.call(ctx, r, "password", func(r *Record) bool { return r.Actual.Exists },
+			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
+				if err := p.ChangePassword(ctx, r.Actual.Username, password); err != nil {
+					return nil, err
+				}
+				return func(r *Record) {
+					r.Actual.Password = sealed
+					r.Actual.Resets++
+					r.Mail = append(r.Mail, PendingEmail{ID: fmt.Sprintf("%s.%d", notify.CredentialsReset, r.Actual.Resets),
+						Kind: notify.CredentialsReset, Gen: r.Actual.Generation})
+				}, nil
+			})
+		if err != nil {
+			return err
+		}
+	} else {
+		// Delete the tunnel, then the reconcile loop makes a new one and
+		// sends its credentials.
+		if r, err = s.call(ctx, r, stepDelete, func(r *Record) bool { return r.Actual.Exists },
+			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
+				if err := p.Delete(ctx, r.Actual.Username); err != nil {
+					return nil, err
+				}
+				return func(r *Record) {
+					r.Actual.Exists, r.Actual.Enabled, r.Actual.Password = false, false, nil
+					r.Actual.Resets++
+					r.Actual.ResetPending = true
+				}, nil
+			}); err != nil {
+			return err
+		}
+	}
+	for range maxSteps {
+		st := s.next(r, s.cfg.Now())
+		if st == nil {
+			break
+		}
+		if r, err = st(ctx, r); err != nil {
+			return errors.Join(err, s.flush(ctx, key, r))
+		}
+	}
+	return s.flush(ctx, key, r)
+}
+
+// newPassword returns 8 random letters and digits, what PureVPN accepts.
+func newPassword() (string, error) {
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 8)
+	for i := range b {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			return "", err
+		}
+		b[i] = alphabet[n.Int64()]
+	}
+	return string(b), nil
+}
+
+// Records returns every account record (for reports and operators).
+func (s *Store) Records(ctx context.Context) ([]*Record, error) {
+	keys, err := s.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Record, 0, len(keys))
+	for _, k := range keys {
+		r, _, err := s.Get(ctx, k)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
