@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -77,7 +78,20 @@ type options struct {
 	verbose bool
 }
 
-func run(ctx context.Context, args []string, out io.Writer) error {
+// lockedWriter lets the mail catcher's goroutine and the main one print.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func run(ctx context.Context, args []string, w io.Writer) error {
+	out := &lockedWriter{w: w}
 	var o options
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.StringVar(&o.dataDir, "data", "", "keep JetStream's store and the emails in `DIR` (default: a temporary directory, removed at exit)")

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/envconfig"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/ingest"
+	"github.com/vpnbill/vpnbill/internal/metrics"
 )
 
 func main() {
@@ -65,10 +67,33 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	log.Info("webhook listening", zap.String("addr", ln.Addr().String()))
 	h := ingest.New(ingest.Config{}, verifier, nc, js, log)
-	if err := ingest.Serve(ctx, ingest.NewServer(cfg.Addr, h), ln, 25*time.Second); err != nil {
+	// /metrics is served on its own (loopback by default) port, never on the public one.
+	reg := metrics.NewRegistry()
+	if err := metrics.RegisterWebhook(reg, &h.Stats); err != nil {
+		_ = ln.Close()
 		return err
 	}
-	return nc.Drain()
+	mln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("WEBHOOK_METRICS_ADDR: %w", err)
+	}
+	mctx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	metricsDone := make(chan error, 1)
+	go func() {
+		metricsDone <- metrics.Serve(mctx, metrics.NewServer(cfg.MetricsAddr, metrics.Endpoints(reg, nil)), mln)
+	}()
+	log.Info("webhook listening", zap.String("addr", ln.Addr().String()), zap.String("metrics", mln.Addr().String()))
+	err = ingest.Serve(ctx, ingest.NewServer(cfg.Addr, h), ln, 25*time.Second)
+	stopMetrics()
+	if err := errors.Join(err, <-metricsDone); err != nil {
+		return err
+	}
+	// Everything is settled; a drain that fails (NATS away) loses nothing.
+	if err := nc.Drain(); err != nil {
+		log.Warn("NATS connection not drained", zap.Error(err))
+	}
+	return nil
 }

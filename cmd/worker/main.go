@@ -4,17 +4,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/envconfig"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/metrics"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
@@ -82,8 +86,41 @@ func run(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := worker.Run(ctx, js, wc, log); err != nil {
+	reg := metrics.NewRegistry()
+	if wc.Metrics, err = metrics.NewWorker(reg); err != nil {
 		return err
 	}
-	return nc.Drain()
+	if err := metrics.RegisterJetStream(reg, js, 0); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("METRICS_ADDR: %w", err)
+	}
+	ready := func() error {
+		if !nc.IsConnected() {
+			return errors.New("NATS not connected")
+		}
+		if wc.Metrics.Paused() {
+			return errors.New("paused: a provider refused vpnbill's credentials (systemic failure)")
+		}
+		return nil
+	}
+	mctx, stopMetrics := context.WithCancel(ctx)
+	defer stopMetrics()
+	metricsDone := make(chan error, 1)
+	go func() {
+		metricsDone <- metrics.Serve(mctx, metrics.NewServer(cfg.MetricsAddr, metrics.Endpoints(reg, ready)), ln)
+	}()
+	log.Info("metrics listening", zap.String("addr", ln.Addr().String()))
+	err = worker.Run(ctx, js, wc, log)
+	stopMetrics()
+	if err := errors.Join(err, <-metricsDone); err != nil {
+		return err
+	}
+	// Everything is settled; a drain that fails (NATS away) loses nothing.
+	if err := nc.Drain(); err != nil {
+		log.Warn("NATS connection not drained", zap.Error(err))
+	}
+	return nil
 }

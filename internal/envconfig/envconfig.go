@@ -39,6 +39,8 @@ type Webhook struct {
 	StripeWebhookSecret string `env:"STRIPE_WEBHOOK_SECRET,required,notEmpty"`
 	// Addr to listen on. Default :8080.
 	Addr string `env:"WEBHOOK_ADDR" envDefault:":8080"`
+	// MetricsAddr: /metrics, /healthz, kept off the public webhook port. Default 127.0.0.1:9091 (not public).
+	MetricsAddr string `env:"WEBHOOK_METRICS_ADDR" envDefault:"127.0.0.1:9091"`
 }
 
 // Worker is cmd/worker's configuration.
@@ -80,6 +82,81 @@ type Worker struct {
 	Concurrency int `env:"WORKER_CONCURRENCY" envDefault:"4"`
 }
 
+// Ctl is cmd/vpnbillctl's configuration. Only NATS is needed by most
+// commands; the provider, SMTP, key and plans settings (the worker's
+// variables, same names) are needed by `resend` and `review resolve`, and
+// VPNKI's by `usage`, which check for them when they run.
+type Ctl struct {
+	Common
+	// PlansFile: the YAML plan catalog. Optional.
+	PlansFile string `env:"PLANS_FILE"`
+	// PureVPN reseller API. Optional.
+	PureVPNURL      string `env:"PUREVPN_API_URL"`
+	PureVPNUser     string `env:"PUREVPN_API_USER"`
+	PureVPNPassword string `env:"PUREVPN_API_PASSWORD"`
+	// PureVPNSpellings overrides the document's method and parameter names. Default: the document's.
+	PureVPNSpellings map[string]string `env:"PUREVPN_SPELLINGS" envKeyValSeparator:"="`
+	// ProviderTimeout bounds one HTTP attempt to a provider. Default 15s.
+	ProviderTimeout time.Duration `env:"PROVIDER_TIMEOUT" envDefault:"15s"`
+	// ProviderRetryFor bounds all attempts of one provider call. Default 30s.
+	ProviderRetryFor time.Duration `env:"PROVIDER_RETRY_FOR" envDefault:"30s"`
+	// VPNKI API. Optional.
+	VPNKIURL string `env:"VPNKI_API_URL"`
+	VPNKIKey string `env:"VPNKI_API_KEY"`
+	// SMTPURL, MailFrom: as the worker's. Optional.
+	SMTPURL  string `env:"SMTP_URL"`
+	MailFrom string `env:"MAIL_FROM"`
+	// CredentialsKey: base64 of 32 bytes, the worker's. Optional.
+	CredentialsKey string `env:"CREDENTIALS_KEY"`
+	// GracePeriod, DeleteAfter: as the worker's. Defaults 72h, 720h.
+	GracePeriod time.Duration `env:"GRACE_PERIOD" envDefault:"72h"`
+	DeleteAfter time.Duration `env:"DELETE_AFTER" envDefault:"720h"`
+}
+
+// LoadCtl reads cmd/vpnbillctl's configuration from the environment.
+func LoadCtl() (Ctl, error) { return LoadCtlFrom(os.Environ()) }
+
+// LoadCtlFrom reads cmd/vpnbillctl's configuration from environ, a list of
+// NAME=value pairs as os.Environ returns (tests pass their own).
+func LoadCtlFrom(environ []string) (Ctl, error) {
+	vars, err := environmentOf(environ)
+	if err != nil {
+		return Ctl{}, err
+	}
+	c, err := env.ParseAsWithOptions[Ctl](env.Options{Environment: vars})
+	if err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	var errs []error
+	if (c.PureVPNURL != "") && (c.PureVPNUser == "" || c.PureVPNPassword == "") {
+		errs = append(errs, errors.New("PUREVPN_API_URL is set: PUREVPN_API_USER and PUREVPN_API_PASSWORD are required"))
+	}
+	if (c.VPNKIURL != "") != (c.VPNKIKey != "") {
+		errs = append(errs, errors.New("VPNKI_API_URL and VPNKI_API_KEY go together"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// CanProvision reports what `resend` and `review resolve` lack: nil if the
+// plans, at least one provider, SMTP and the credentials key are set.
+func (c Ctl) CanProvision() error {
+	var missing []string
+	for _, v := range []struct{ name, val string }{
+		{"PLANS_FILE", c.PlansFile}, {"SMTP_URL", c.SMTPURL}, {"MAIL_FROM", c.MailFrom}, {"CREDENTIALS_KEY", c.CredentialsKey},
+	} {
+		if v.val == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	if c.PureVPNURL == "" && c.VPNKIURL == "" {
+		missing = append(missing, "PUREVPN_API_URL or VPNKI_API_URL")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("configuration: this command needs %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // LoadWebhook reads cmd/webhook's configuration from the environment.
 func LoadWebhook() (Webhook, error) { return load[Webhook]() }
 
@@ -119,9 +196,12 @@ func load[T any]() (T, error) {
 }
 
 // environment is the process environment with each secret's *_FILE read in.
-func environment() (map[string]string, error) {
+func environment() (map[string]string, error) { return environmentOf(os.Environ()) }
+
+// environmentOf is list (NAME=value pairs) with each secret's *_FILE read in.
+func environmentOf(list []string) (map[string]string, error) {
 	environ := map[string]string{}
-	for _, kv := range os.Environ() {
+	for _, kv := range list {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			environ[k] = v
 		}

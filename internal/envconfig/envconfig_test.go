@@ -62,7 +62,7 @@ func TestLoadWebhookNeedsASecret(t *testing.T) {
 	}
 	t.Setenv("STRIPE_WEBHOOK_SECRET", "whsec_a,whsec_b")
 	w, err := LoadWebhook()
-	if err != nil || w.Addr != ":8080" {
+	if err != nil || w.Addr != ":8080" || w.MetricsAddr != "127.0.0.1:9091" {
 		t.Errorf("webhook config = %+v, %v", w, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/metrics"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/providers"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
@@ -33,6 +34,9 @@ type Config struct {
 	CredentialsKey []byte
 	// LineItems reads checkout line items from the Stripe API; nil if no key.
 	LineItems billing.LineItems
+	// Metrics records the worker's metrics (consumers, providers, emails);
+	// nil records none.
+	Metrics *metrics.Worker
 }
 
 // Run declares the topology, then handles Stripe events until ctx is done
@@ -43,6 +47,10 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	}
 	if cfg.Plans == nil {
 		return errors.New("no plan catalog")
+	}
+	if m := cfg.Metrics; m != nil {
+		cfg.PureVPN.Observe = m.Provider(providers.PureVPN, cfg.PureVPN.Observe)
+		cfg.VPNKI.Observe = m.Provider(providers.VPNKI, cfg.VPNKI.Observe)
 	}
 	provs := map[providers.Name]provisioning.Provider{}
 	if cfg.PureVPN.URL != "" {
@@ -70,9 +78,13 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 			return fmt.Errorf("plan %s uses provider %s, which is not configured", p.ID, p.Provider)
 		}
 	}
-	mailer, err := notify.New(cfg.Mail, log.Named("mail"))
+	smtp, err := notify.New(cfg.Mail, log.Named("mail"))
 	if err != nil {
 		return fmt.Errorf("mail: %w", err)
+	}
+	var mailer provisioning.Mailer = smtp
+	if cfg.Metrics != nil {
+		mailer = cfg.Metrics.Mailer(smtp)
 	}
 	sealer, err := provisioning.NewSealer(cfg.CredentialsKey)
 	if err != nil {
@@ -107,6 +119,10 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	tc := cc
 	tc.Logger = log.Named("timers")
 	tc.MaxDeliver = math.MaxInt32 // a timer is redelivered until due, never dead-lettered for it
+	if cfg.Metrics != nil {
+		cc = cfg.Metrics.Consumer(events.ConsumerWorker, cc)
+		tc = cfg.Metrics.Consumer(events.ConsumerTimers, tc)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- events.NewConsumer(js, timers, w.HandleTimer, tc).Run(ctx) }()
 	err = events.NewConsumer(js, cons, w.Handle, cc).Run(ctx)

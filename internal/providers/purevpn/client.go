@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -64,7 +65,6 @@ func New(cfg Config) (*Client, error) {
 		Secrets:   []string{cfg.Password, apiMD5, strings.ToUpper(apiMD5)},
 		Transport: cfg.Transport,
 		Logger:    cfg.Logger,
-		Observe:   cfg.Observe,
 	})
 	return &Client{cfg: cfg, x: x, apiMD5: apiMD5, transport: cfg.Transport, log: cfg.Logger}, nil
 }
@@ -216,6 +216,16 @@ func (c *Client) do(ctx context.Context, call providers.Call, wireMethod string,
 		form[k] = v
 	}
 	body := form.Encode()
+	start := time.Now()
+	ans, err := c.exchange(ctx, call, body, secret)
+	if c.cfg.Observe != nil {
+		// After the body is read: a 200 whose XML says no is a failure too.
+		c.cfg.Observe(call.Method, err, time.Since(start))
+	}
+	return ans, err
+}
+
+func (c *Client) exchange(ctx context.Context, call providers.Call, body, secret string) (answer, error) {
 	resp, err := c.x.Do(ctx, call, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.URL, strings.NewReader(body))
 		if err != nil {

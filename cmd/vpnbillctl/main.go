@@ -1,0 +1,18 @@
+// Command vpnbillctl is the operator's tool: dead letters, reviews,
+// accounts, credential resets, replay, VPNKI usage and the finance report.
+// Configuration: the environment, as the worker's (see README.md).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/vpnbill/vpnbill/internal/ops"
+)
+
+// table writes aligned columns.
+type table struct{ w *tabwriter.Writer }
+
+func (t *table) row(cells ...any) {
+	s := make([]string, len(cells))
+	for i, c := range cells {
+		s[i] = cell(c)
+	}
+	fmt.Fprintln(t.w, strings.Join(s, "\t"))
+}
+
+func cell(c any) string {
+	switch v := c.(type) {
+	case time.Time:
+		return formatTime(v)
+	case string:
+		if v == "" {
+			return "-"
+		}
+		return strings.NewReplacer("\t", " ", "\n", " ").Replace(v)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// print writes v as JSON with --json, else the table fill draws.
+func (a *app) print(v any, fill func(t *table)) error {
+	if a.json {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	t := &table{w: tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)}
+	fill(t)
+	return t.w.Flush()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+func sortedKeys(h nats.Header) []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// amount renders minor units as 12.34 (currencies with two decimals; the
+// raw minor units are in the csv and json outputs).
+func amount(minor int64) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
+}
+
+var reportColumns = []string{"status", "time", "account", "stripe_type", "invoice", "checkout_session", "email", "plan",
+	"amount", "currency", "paid_from", "paid_to", "provider", "username", "delivered_from", "delivered_to"}
+
+func reportCells(r ops.ReportRow, money func(int64) string) []string {
+	return []string{r.Status, formatTime(r.Time), r.Account, r.StripeType, r.Invoice, r.CheckoutSession, r.Email, r.Plan,
+		money(r.Amount), strings.ToUpper(r.Currency), formatTime(r.PaidFrom), formatTime(r.PaidTo), r.Provider, r.Username,
+		formatTime(r.DeliveredFrom), formatTime(r.DeliveredTo)}
+}
+
+func printReport(w io.Writer, rep ops.Report, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case "csv":
+		cw := csv.NewWriter(w)
+		_ = cw.Write(reportColumns)
+		for _, r := range rep.Rows {
+			_ = cw.Write(reportCells(r, func(m int64) string { return strconv.FormatInt(m, 10) }))
+		}
+		for _, t := range rep.Totals {
+			_ = cw.Write([]string{"total", "", "", "", "", "", "", "", strconv.FormatInt(t.Amount, 10), strings.ToUpper(t.Currency)})
+		}
+		cw.Flush()
+		return cw.Error()
+	default:
+		t := &table{w: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
+		cols := []any{"STATUS", "TIME", "ACCOUNT", "INVOICE/CHECKOUT", "EMAIL", "PLAN", "AMOUNT", "PAID TO", "PROVIDER", "USERNAME", "DELIVERED TO"}
+		t.row(cols...)
+		for _, r := range rep.Rows {
+			ref := r.Invoice
+			if ref == "" {
+				ref = r.CheckoutSession
+			}
+			money := "-"
+			if r.Currency != "" {
+				money = amount(r.Amount) + " " + strings.ToUpper(r.Currency)
+			}
+			t.row(r.Status, r.Time, r.Account, ref, r.Email, r.Plan, money, r.PaidTo, r.Provider, r.Username, r.DeliveredTo)
+		}
+		if err := t.w.Flush(); err != nil {
+			return err
+		}
+		payments := 0
+		for _, tot := range rep.Totals {
+			payments += tot.Payments
+		}
+		fmt.Fprintf(w, "\nfrom %s to %s: %d payments, %d mismatches\n", formatTime(rep.From), formatTime(rep.To), payments, rep.Mismatches)
+		for _, tot := range rep.Totals {
+			fmt.Fprintf(w, "total %s: %s (%d payments)\n", strings.ToUpper(tot.Currency), amount(tot.Amount), tot.Payments)
+		}
+		return nil
+	}
+}

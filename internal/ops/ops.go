@@ -1,0 +1,139 @@
+// Package ops owns the operator's operations over vpnbill's streams and
+// account records, for cmd/vpnbillctl: listing, retrying and dropping dead
+// letters, the records in review and their resolution, an account's record,
+// credential resets, replaying stored Stripe events, VPNKI usage and the
+// finance report read from the audit trail.
+//
+// Every operation returns data; rendering it (tables, CSV, JSON) is the
+// command's job. Nothing here prints a password, a sealed password or a
+// full payload unless asked for the payload.
+package ops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
+	"github.com/vpnbill/vpnbill/internal/provisioning"
+)
+
+// Provisioner is what `review resolve` and `resend` need of a
+// provisioning.Service. Both run under the record's lease and reconcile.
+type Provisioner interface {
+	ResolveReview(ctx context.Context, key string, action provisioning.ReviewAction, username string) error
+	ResetCredentials(ctx context.Context, key string) error
+}
+
+// UsageReader reads a VPNKI tunnel's sessions (a *vpnki.Client).
+type UsageReader interface {
+	StatTunnel(ctx context.Context, tunnel string, from, to time.Time) ([]vpnki.Session, error)
+}
+
+// ErrNotConfigured means an operation needs a part (provisioning, VPNKI)
+// the configuration does not give.
+var ErrNotConfigured = errors.New("not configured")
+
+// Ops runs operator operations. Only JS is required.
+type Ops struct {
+	// JS is the JetStream context; the streams and bucket must exist (the
+	// worker and webhook declare them).
+	JS jetstream.JetStream
+	// Provisioner, if set, resolves reviews and resets credentials.
+	Provisioner Provisioner
+	// VPNKI, if set, reads VPNKI usage.
+	VPNKI UsageReader
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Log receives progress lines; default none.
+	Log *zap.Logger
+}
+
+func (o *Ops) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Ops) store(ctx context.Context) (*provisioning.Store, error) {
+	kv, err := o.JS.KeyValue(ctx, events.BucketAccounts)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", events.BucketAccounts, err)
+	}
+	return provisioning.NewStore(kv), nil
+}
+
+// scan calls fn with every message of stream from the start cfg selects up
+// to the last one stored when scan began (messages published meanwhile,
+// such as a replay's, are not seen).
+func (o *Ops) scan(ctx context.Context, stream string, cfg jetstream.OrderedConsumerConfig, fn func(jetstream.Msg) error) error {
+	s, err := o.JS.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	last := info.State.LastSeq
+	if info.State.Msgs == 0 || cfg.OptStartSeq > last {
+		return nil
+	}
+	cons, err := s.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	for {
+		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", stream, err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			meta, err := m.Metadata()
+			if err != nil {
+				return err
+			}
+			if meta.Sequence.Stream > last {
+				return nil
+			}
+			if err := fn(m); err != nil {
+				return err
+			}
+			if meta.Sequence.Stream == last {
+				return nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return fmt.Errorf("stream %s: %w", stream, err)
+		}
+		if n == 0 {
+			return nil // the rest was deleted meanwhile
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// envelope is the part of a stored Stripe event ops shows: never the rest.
+type envelope struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Created int64  `json:"created"`
+}
+
+// peek reads a Stripe event's id and type; a body that is not one gives zeros.
+func peek(data []byte) envelope {
+	var e envelope
+	_ = json.Unmarshal(data, &e)
+	return e
+}

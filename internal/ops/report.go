@@ -1,0 +1,233 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/provisioning"
+)
+
+// Report row statuses. Every status but StatusOK is a mismatch.
+const (
+	// StatusOK: paid, and an account was created for it.
+	StatusOK = "ok"
+	// StatusPaidNotProvisioned: a payment for an account never created.
+	StatusPaidNotProvisioned = "paid_not_provisioned"
+	// StatusProvisionedNotPaid: an account created in the range for which no payment was ever audited.
+	StatusProvisionedNotPaid = "provisioned_not_paid"
+	// StatusCanceledEnabled: the record is canceled or refunded, yet the account is enabled.
+	StatusCanceledEnabled = "canceled_still_enabled"
+	// StatusRefundDue: an operator gave up delivering the order; it must be refunded.
+	StatusRefundDue = "refund_due"
+)
+
+// ReportRow is a paid invoice or one-off payment joined with its account,
+// or a mismatch.
+type ReportRow struct {
+	Status          string    `json:"status"`
+	Time            time.Time `json:"time,omitzero"` // when Stripe created the payment's event (or the account was created)
+	Account         string    `json:"account"`
+	StripeType      string    `json:"stripe_type,omitempty"`
+	Invoice         string    `json:"invoice,omitempty"`
+	CheckoutSession string    `json:"checkout_session,omitempty"`
+	Email           string    `json:"email,omitempty"`
+	Plan            string    `json:"plan,omitempty"`
+	Amount          int64     `json:"amount"`             // minor units
+	Currency        string    `json:"currency,omitempty"` // lower case, as Stripe gave it
+	PaidFrom        time.Time `json:"paid_from,omitzero"`
+	PaidTo          time.Time `json:"paid_to,omitzero"`
+	Provider        string    `json:"provider,omitempty"`
+	Username        string    `json:"username,omitempty"`
+	DeliveredFrom   time.Time `json:"delivered_from,omitzero"` // when the account was created
+	DeliveredTo     time.Time `json:"delivered_to,omitzero"`   // the latest expiry created or renewed
+}
+
+// Total is the sum of the payments in one currency.
+type Total struct {
+	Currency string `json:"currency"`
+	Payments int    `json:"payments"`
+	Amount   int64  `json:"amount"` // minor units
+}
+
+// Report is the finance reconciliation of a time range.
+type Report struct {
+	From       time.Time   `json:"from"`
+	To         time.Time   `json:"to"`
+	Rows       []ReportRow `json:"rows"`
+	Totals     []Total     `json:"totals"`
+	Mismatches int         `json:"mismatches"`
+}
+
+// paymentTypes are the Stripe event types whose applied facts are payments.
+var paymentTypes = map[string]bool{
+	"checkout.session.completed":               true,
+	"checkout.session.async_payment_succeeded": true,
+	"invoice.paid":                             true,
+}
+
+func isPayment(a events.Audit) bool {
+	return a.Kind == events.AuditFactApplied && a.Amount > 0 && paymentTypes[a.StripeType]
+}
+
+// delivery is what the audit trail says was made for an account.
+type delivery struct {
+	created        bool
+	provider, user string
+	from, to       time.Time
+	createdAudits  []events.Audit
+}
+
+// Report reads the whole audit trail and the account records and returns
+// the payments made in [from, to) — a row per paid invoice (subscriptions)
+// or paid checkout (one-off orders), each joined with the account created
+// for it — the mismatches, and the totals per currency.
+func (o *Ops) Report(ctx context.Context, from, to time.Time) (Report, error) {
+	var audits []events.Audit
+	seen := map[string]bool{}
+	err := o.scan(ctx, events.StreamAudit, jetstream.OrderedConsumerConfig{}, func(m jetstream.Msg) error {
+		a, err := events.DecodeAudit(m.Data())
+		if err != nil {
+			meta, _ := m.Metadata()
+			return fmt.Errorf("audit at %d: %w", meta.Sequence.Stream, err)
+		}
+		if !seen[a.ID] { // a replay beyond the duplicate window may store an audit twice
+			seen[a.ID] = true
+			audits = append(audits, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return Report{}, err
+	}
+	var recs []*provisioning.Record
+	if st, err := o.store(ctx); err == nil {
+		if recs, err = st.Records(ctx); err != nil {
+			return Report{}, err
+		}
+	} else {
+		return Report{}, err
+	}
+	return buildReport(from, to, audits, recs), nil
+}
+
+func inRange(t, from, to time.Time) bool {
+	return !t.Before(from) && (to.IsZero() || t.Before(to))
+}
+
+// buildReport is the report of audits and records: a pure function.
+func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning.Record) Report {
+	rep := Report{From: from, To: to, Rows: []ReportRow{}, Totals: []Total{}}
+	deliveries := map[string]*delivery{}
+	paid := map[string]bool{}
+	for _, a := range audits {
+		switch {
+		case a.Kind == events.AuditAccountCreated || a.Kind == events.AuditAccountRenewed:
+			d := deliveries[a.Account]
+			if d == nil {
+				d = &delivery{}
+				deliveries[a.Account] = d
+			}
+			if a.Kind == events.AuditAccountCreated {
+				d.created = true
+				d.provider, d.user = a.Provider, a.Username
+				if d.from.IsZero() || a.PeriodStart.Before(d.from) {
+					d.from = a.PeriodStart
+				}
+				d.createdAudits = append(d.createdAudits, a)
+			}
+			if a.PeriodEnd.After(d.to) {
+				d.to = a.PeriodEnd
+			}
+		case isPayment(a):
+			paid[a.Account] = true
+		}
+	}
+	totals := map[string]*Total{}
+	rowSeen := map[string]bool{}
+	for _, a := range audits {
+		if !isPayment(a) {
+			continue
+		}
+		var id string
+		switch {
+		case a.StripeType == "invoice.paid" && a.Invoice != "":
+			id = "invoice:" + a.Invoice
+		case strings.HasPrefix(a.StripeType, "checkout.session.") && a.Subscription == "":
+			id = "checkout:" + a.CheckoutSession
+		default:
+			continue // a subscription's checkout: its first invoice is the row
+		}
+		at := a.StripeCreated
+		if at.IsZero() {
+			at = a.Time
+		}
+		if rowSeen[id] || !inRange(at, from, to) {
+			continue
+		}
+		rowSeen[id] = true
+		row := ReportRow{Status: StatusOK, Time: at, Account: a.Account, StripeType: a.StripeType, Invoice: a.Invoice,
+			CheckoutSession: a.CheckoutSession, Email: a.Email, Plan: a.Plan, Amount: a.Amount, Currency: a.Currency,
+			PaidFrom: a.PeriodStart, PaidTo: a.PeriodEnd}
+		if d := deliveries[a.Account]; d != nil && d.created {
+			row.Provider, row.Username, row.DeliveredFrom, row.DeliveredTo = d.provider, d.user, d.from, d.to
+		} else {
+			row.Status = StatusPaidNotProvisioned
+		}
+		rep.Rows = append(rep.Rows, row)
+		t := totals[a.Currency]
+		if t == nil {
+			t = &Total{Currency: a.Currency}
+			totals[a.Currency] = t
+		}
+		t.Payments++
+		t.Amount += a.Amount
+	}
+	for account, d := range deliveries {
+		if paid[account] {
+			continue
+		}
+		for _, a := range d.createdAudits {
+			if inRange(a.Time, from, to) {
+				rep.Rows = append(rep.Rows, ReportRow{Status: StatusProvisionedNotPaid, Time: a.Time, Account: account,
+					Email: a.Email, Plan: a.Plan, Provider: a.Provider, Username: a.Username, DeliveredFrom: a.PeriodStart, DeliveredTo: d.to})
+			}
+		}
+	}
+	for _, r := range recs {
+		base := ReportRow{Account: r.Key, Email: r.Desired.Email, Plan: r.Desired.Plan.ID, Provider: r.Actual.Provider,
+			Username: r.Actual.Username, DeliveredFrom: r.Actual.CreatedAt, DeliveredTo: r.Actual.Expiry}
+		if (r.Desired.Status == provisioning.StatusCanceled || r.Desired.Status == provisioning.StatusRefunded) &&
+			r.Actual.Exists && r.Actual.Enabled {
+			row := base
+			row.Status = StatusCanceledEnabled
+			rep.Rows = append(rep.Rows, row)
+		}
+		if r.RefundDue {
+			row := base
+			row.Status = StatusRefundDue
+			rep.Rows = append(rep.Rows, row)
+		}
+	}
+	slices.SortStableFunc(rep.Rows, func(a, b ReportRow) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Account, b.Account)
+	})
+	for _, r := range rep.Rows {
+		if r.Status != StatusOK {
+			rep.Mismatches++
+		}
+	}
+	for _, t := range totals {
+		rep.Totals = append(rep.Totals, *t)
+	}
+	slices.SortFunc(rep.Totals, func(a, b Total) int { return strings.Compare(a.Currency, b.Currency) })
+	return rep
+}
