@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -115,6 +116,7 @@ func (c ConsumerConfig) WithDefaults() ConsumerConfig {
 
 // Consumer runs a Handler over a JetStream consumer.
 type Consumer struct {
+	gate    gate
 	cfg     ConsumerConfig
 	js      jetstream.JetStream
 	cons    jetstream.Consumer
@@ -133,49 +135,26 @@ func NewConsumer(js jetstream.JetStream, cons jetstream.Consumer, handler Handle
 // handlers in flight to settle their messages and returns nil. It returns an
 // error only if pulling cannot start.
 func (c *Consumer) Run(ctx context.Context) error {
-	for {
-		pause, err := c.runUntilSystemic(ctx)
-		if err != nil {
-			return err
-		}
-		if pause == nil {
-			return nil
-		}
-		c.log.Error("pulling paused: systemic failure", zap.Duration("pause", c.cfg.PauseFor), zap.Error(pause))
-		if c.cfg.OnSystemic != nil {
-			c.cfg.OnSystemic(pause, true)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(c.cfg.PauseFor):
-		}
-		if c.cfg.OnSystemic != nil {
-			c.cfg.OnSystemic(nil, false)
-		}
-		c.log.Info("pulling resumed")
-	}
-}
-
-// runUntilSystemic consumes until ctx ends (nil, nil) or a handler reports a
-// systemic error (that error, nil).
-func (c *Consumer) runUntilSystemic(ctx context.Context) (error, error) {
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	var wg sync.WaitGroup
-	var once sync.Once
-	systemic := make(chan error, 1)
 	// mu orders the callback's check of hctx and wg.Add before the cancel
 	// and wg.Wait below: once stopping, no handler starts.
 	var mu sync.Mutex
 	cc, err := c.cons.Consume(func(msg jetstream.Msg) {
-		if !c.acquire(hctx, sem, msg) {
-			_ = msg.Nak() // not started: let another worker have it now
-			return
+		for {
+			if !c.gate.wait(hctx, msg, c.cfg.AckWait/3) || !c.acquire(hctx, sem, msg) {
+				_ = msg.Nak() // not started: let another worker have it now
+				return
+			}
+			if c.gate.isOpen() {
+				break
+			}
+			<-sem // paused while waiting for the slot: give it back, wait again
 		}
 		mu.Lock()
-		if hctx.Err() != nil { // stopping, or a systemic failure: start nothing new
+		if hctx.Err() != nil { // stopping: start nothing new
 			mu.Unlock()
 			<-sem
 			_ = msg.Nak()
@@ -188,26 +167,111 @@ func (c *Consumer) runUntilSystemic(ctx context.Context) (error, error) {
 			// In-flight work finishes even when the consumer stops: a provider
 			// call cut short is an uncertain one. Provider timeouts bound it.
 			if serr := c.handle(context.WithoutCancel(hctx), msg); serr != nil {
-				once.Do(func() { systemic <- serr })
-				cancel() // before the slot is freed: no message waiting for it starts
+				c.pause(serr)
 			}
 		}()
-	}, jetstream.PullMaxMessages(1)) // pull only as a slot frees: a pulled message waits in acquire, kept alive
+	}, jetstream.PullMaxMessages(1)) // pull only as a slot frees: a pulled message waits, kept alive
 	if err != nil {
-		return nil, fmt.Errorf("consume: %w", err)
+		return fmt.Errorf("consume: %w", err)
 	}
-	var pause error
-	select {
-	case <-ctx.Done():
-	case pause = <-systemic:
-	}
+	<-ctx.Done()
 	mu.Lock()
 	cancel()
 	mu.Unlock()
 	cc.Stop()
 	<-cc.Closed()
 	wg.Wait()
-	return pause, nil
+	c.gate.stop()
+	return nil
+}
+
+// pause stops new work for PauseFor after a systemic failure. Pulling is
+// not stopped: the one message already pulled waits at the gate, kept
+// alive with InProgress, and nothing more is pulled meanwhile.
+func (c *Consumer) pause(err error) {
+	if !c.gate.close() {
+		return // already paused
+	}
+	c.log.Error("pulling paused: systemic failure", zap.Duration("pause", c.cfg.PauseFor), zap.Error(err))
+	if c.cfg.OnSystemic != nil {
+		c.cfg.OnSystemic(err, true)
+	}
+	c.gate.reopenAfter(c.cfg.PauseFor, func() {
+		if c.cfg.OnSystemic != nil {
+			c.cfg.OnSystemic(nil, false)
+		}
+		c.log.Info("pulling resumed")
+	})
+}
+
+// gate holds new work back while the consumer is paused.
+type gate struct {
+	mu     sync.Mutex
+	closed chan struct{} // non-nil while paused; closed when it reopens
+	timer  *time.Timer
+}
+
+func (g *gate) isOpen() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closed == nil
+}
+
+// close pauses; it reports false if already paused.
+func (g *gate) close() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed != nil {
+		return false
+	}
+	g.closed = make(chan struct{})
+	return true
+}
+
+// reopenAfter reopens the gate after d, calling before first.
+func (g *gate) reopenAfter(d time.Duration, before func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.timer = time.AfterFunc(d, func() {
+		before()
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.closed != nil {
+			close(g.closed)
+			g.closed = nil
+		}
+	})
+}
+
+func (g *gate) stop() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+}
+
+// wait returns true once the gate is open, false if ctx ends first; msg is
+// kept alive meanwhile.
+func (g *gate) wait(ctx context.Context, msg jetstream.Msg, heartbeat time.Duration) bool {
+	for {
+		g.mu.Lock()
+		ch := g.closed
+		g.mu.Unlock()
+		if ch == nil {
+			return true
+		}
+		t := time.NewTimer(heartbeat)
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+			_ = msg.InProgress()
+		}
+		t.Stop()
+	}
 }
 
 // acquire waits for a free handler slot, sending InProgress meanwhile so
@@ -356,6 +420,13 @@ func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, log *zap.L
 		return "retry"
 	}
 	log.Error("dead-lettered", zap.Error(cause))
+	// Finance and operators see it in the audit trail too; the dead letter
+	// itself is what matters, so a failure here is only logged.
+	a := Audit{ID: fmt.Sprintf("%s:%s:%d", AuditDeadLettered, stream, seq), Kind: AuditDeadLettered,
+		StripeEvent: msg.Headers().Get(nats.MsgIdHdr), StripeType: strings.TrimPrefix(msg.Subject(), stripeSubjectPrefix), Reason: reason}
+	if err := PublishAudit(ctx, c.js, a); err != nil {
+		log.Warn("dead-letter audit not stored", zap.Error(err))
+	}
 	_ = msg.TermWithReason("dead-lettered")
 	return "dead"
 }

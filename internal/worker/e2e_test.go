@@ -563,4 +563,13 @@ func TestUnknownPlanIsDeadLettered(t *testing.T) {
 	if len(b.sim.Accounts()) != 0 || len(b.mail.Messages()) != 0 {
 		t.Error("nothing may be created or sent for an unknown plan")
 	}
+	var audited bool
+	for _, a := range b.audits(t) {
+		if a.Kind == events.AuditDeadLettered && a.StripeEvent == evID && strings.Contains(a.Reason, "unknown plan") {
+			audited = true
+		}
+	}
+	if !audited {
+		t.Error("the dead letter must be in the audit trail with the event id and the reason")
+	}
 }
