@@ -1,5 +1,6 @@
 // Command vpnbillctl is the operator's tool: dead letters, reviews,
-// accounts, credential resets, replay, VPNKI usage and the finance report.
+// accounts, credential resets, replay, VPNKI usage, the finance report,
+// provider reconciliation and the Stripe catch-up (stripe-sync).
 // Configuration: the environment, as the worker's (see README.md).
 package main
 

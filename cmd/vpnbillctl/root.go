@@ -23,7 +23,7 @@ const (
 	exitOK       = 0 // done
 	exitError    = 1 // failed
 	exitUsage    = 2 // bad command line
-	exitProblems = 3 // done, and found problems (report mismatches)
+	exitProblems = 3 // done, and found problems (report mismatches, reconcile drift)
 )
 
 // usageError is a bad command line.
@@ -112,11 +112,12 @@ func (a *app) connect() (*ops.Ops, error) {
 func (a *app) root() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "vpnbillctl",
-		Short: "Operate vpnbill: dead letters, reviews, accounts, replay, usage, the finance report",
+		Short: "Operate vpnbill: dead letters, reviews, accounts, replay, usage, the finance report, reconciliation, Stripe catch-up",
 		Long: `vpnbillctl operates vpnbill over its NATS JetStream streams and account records.
 Configuration comes from the environment, with the worker's variable names (README.md).
 
-Exit codes: 0 done, 1 failed, 2 bad command line, 3 done and problems found (report mismatches).`,
+Exit codes: 0 done, 1 failed, 2 bad command line, 3 done and problems found (report mismatches,
+reconcile drift).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs, // groupRunE answers unknown commands: exit 2
@@ -124,7 +125,8 @@ Exit codes: 0 done, 1 failed, 2 bad command line, 3 done and problems found (rep
 	}
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print JSON instead of tables")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(a.deadCmd(), a.reviewCmd(), a.accountsCmd(), a.resendCmd(), a.replayCmd(), a.usageCmd(), a.reportCmd())
+	root.AddCommand(a.deadCmd(), a.reviewCmd(), a.accountsCmd(), a.resendCmd(), a.replayCmd(), a.usageCmd(), a.reportCmd(),
+		a.reconcileCmd(), a.stripeSyncCmd())
 	return root
 }
 

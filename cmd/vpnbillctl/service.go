@@ -48,25 +48,9 @@ func provisioner(ctx context.Context, o *ops.Ops, cfg envconfig.Ctl, log *zap.Lo
 	if err != nil {
 		return nil, fmt.Errorf("CREDENTIALS_KEY: %w", err)
 	}
-	provs := map[providers.Name]provisioning.Provider{}
-	if cfg.PureVPNURL != "" {
-		names, err := purevpn.NamesFromOverrides(cfg.PureVPNSpellings)
-		if err != nil {
-			return nil, fmt.Errorf("PUREVPN_SPELLINGS: %w", err)
-		}
-		c, err := purevpn.New(purevpn.Config{URL: cfg.PureVPNURL, User: cfg.PureVPNUser, Password: cfg.PureVPNPassword,
-			Names: names, Timeout: cfg.ProviderTimeout, RetryFor: cfg.ProviderRetryFor, Logger: log.Named("purevpn")})
-		if err != nil {
-			return nil, fmt.Errorf("purevpn: %w", err)
-		}
-		provs[providers.PureVPN] = worker.PureVPN{Client: c}
-	}
-	if cfg.VPNKIURL != "" {
-		c, err := vpnkiClient(cfg, log)
-		if err != nil {
-			return nil, err
-		}
-		provs[providers.VPNKI] = worker.VPNKI{Client: c}
+	provs, err := providersFrom(cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	for _, p := range plans.Plans() {
 		if _, ok := provs[providers.Name(p.Provider)]; !ok {
@@ -87,6 +71,32 @@ func provisioner(ctx context.Context, o *ops.Ops, cfg envconfig.Ctl, log *zap.Lo
 	}
 	pc := provisioning.Config{GracePeriod: cfg.GracePeriod, DeleteAfter: cfg.DeleteAfter}
 	return provisioning.New(pc, provisioning.NewStore(kv), o.JS, provs, mailer, sealer, log.Named("provisioning")), nil
+}
+
+// providersFrom builds the provider adapters the configuration gives, as
+// the worker does: none, one or both.
+func providersFrom(cfg envconfig.Ctl, log *zap.Logger) (map[providers.Name]provisioning.Provider, error) {
+	provs := map[providers.Name]provisioning.Provider{}
+	if cfg.PureVPNURL != "" {
+		names, err := purevpn.NamesFromOverrides(cfg.PureVPNSpellings)
+		if err != nil {
+			return nil, fmt.Errorf("PUREVPN_SPELLINGS: %w", err)
+		}
+		c, err := purevpn.New(purevpn.Config{URL: cfg.PureVPNURL, User: cfg.PureVPNUser, Password: cfg.PureVPNPassword,
+			Names: names, Timeout: cfg.ProviderTimeout, RetryFor: cfg.ProviderRetryFor, Logger: log.Named("purevpn")})
+		if err != nil {
+			return nil, fmt.Errorf("purevpn: %w", err)
+		}
+		provs[providers.PureVPN] = worker.PureVPN{Client: c}
+	}
+	if cfg.VPNKIURL != "" {
+		c, err := vpnkiClient(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		provs[providers.VPNKI] = worker.VPNKI{Client: c}
+	}
+	return provs, nil
 }
 
 func vpnkiClient(cfg envconfig.Ctl, log *zap.Logger) (*vpnki.Client, error) {

@@ -84,8 +84,9 @@ type Worker struct {
 
 // Ctl is cmd/vpnbillctl's configuration. Only NATS is needed by most
 // commands; the provider, SMTP, key and plans settings (the worker's
-// variables, same names) are needed by `resend` and `review resolve`, and
-// VPNKI's by `usage`, which check for them when they run.
+// variables, same names) are needed by `resend` and `review resolve`, the
+// providers' by `reconcile`, VPNKI's by `usage`, and the Stripe API key by
+// `stripe-sync`, which check for them when they run.
 type Ctl struct {
 	Common
 	// PlansFile: the YAML plan catalog. Optional.
@@ -111,6 +112,11 @@ type Ctl struct {
 	// GracePeriod, DeleteAfter: as the worker's. Defaults 72h, 720h.
 	GracePeriod time.Duration `env:"GRACE_PERIOD" envDefault:"72h"`
 	DeleteAfter time.Duration `env:"DELETE_AFTER" envDefault:"720h"`
+	// StripeAPIKey: reads Stripe's events for `stripe-sync` (a restricted key
+	// with read access to Events is enough). Optional.
+	StripeAPIKey string `env:"STRIPE_API_KEY"`
+	// StripeAPIURL overrides Stripe's API address (tests, proxies). Default: Stripe's.
+	StripeAPIURL string `env:"STRIPE_API_URL"`
 }
 
 // LoadCtl reads cmd/vpnbillctl's configuration from the environment.

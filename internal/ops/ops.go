@@ -1,8 +1,9 @@
 // Package ops owns the operator's operations over vpnbill's streams and
 // account records, for cmd/vpnbillctl: listing, retrying and dropping dead
 // letters, the records in review and their resolution, an account's record,
-// credential resets, replaying stored Stripe events, VPNKI usage and the
-// finance report read from the audit trail.
+// credential resets, replaying stored Stripe events, VPNKI usage, the
+// finance report read from the audit trail, reconciliation of the records
+// with the providers, and catching up on Stripe events the endpoint missed.
 //
 // Every operation returns data; rendering it (tables, CSV, JSON) is the
 // command's job. Nothing here prints a password, a sealed password or a

@@ -1,0 +1,490 @@
+package ops
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/providers"
+	"github.com/vpnbill/vpnbill/internal/provisioning"
+)
+
+// DriftKind names one way an account record and its provider disagree.
+// The names are stable: scripts match on them.
+type DriftKind string
+
+// The drift kinds `vpnbillctl reconcile` reports.
+const (
+	// DriftMissingAccount: the record says the account exists; the provider does not have it.
+	DriftMissingAccount DriftKind = "missing_account"
+	// DriftOrphanTunnel: a VPNKI tunnel no record has as its username and no record claimed.
+	DriftOrphanTunnel DriftKind = "orphan_tunnel"
+	// DriftEnabledShouldBeSuspended: the record is suspended past its grace
+	// period, canceled or refunded, and the provider's account is enabled.
+	DriftEnabledShouldBeSuspended DriftKind = "enabled_should_be_suspended"
+	// DriftDisabledShouldBeEnabled: the record is active and the provider's account is disabled.
+	DriftDisabledShouldBeEnabled DriftKind = "disabled_should_be_enabled"
+	// DriftExpiryShort: PureVPN's expiry is more than 72 h short of the paid-through time of an active record.
+	DriftExpiryShort DriftKind = "expiry_short"
+	// DriftShouldBeDeleted: the record is canceled or refunded past its
+	// deletion time, or a VPNKI or one-off order ran out, and the account still exists.
+	DriftShouldBeDeleted DriftKind = "should_be_deleted"
+	// DriftUnexpectedAccount: the record says its account does not exist
+	// (deleted, or never made), and the provider has it.
+	DriftUnexpectedAccount DriftKind = "unexpected_account"
+	// DriftReviewOpen: the record waits for an operator's decision.
+	DriftReviewOpen DriftKind = "review_open"
+	// DriftRefundDue: an operator gave up delivering; the payment is to refund.
+	DriftRefundDue DriftKind = "refund_due"
+	// DriftStuckStep: a step in flight started, or a lease held on a record
+	// not written, more than StuckAfter ago.
+	DriftStuckStep DriftKind = "stuck_step"
+	// DriftOwedEmail: emails pending on a record not written for StuckAfter.
+	DriftOwedEmail DriftKind = "owed_email"
+	// DriftStatusUnknown: the provider could not be asked about the account.
+	DriftStatusUnknown DriftKind = "status_unknown"
+)
+
+// Drift is one disagreement, with what fixes it.
+type Drift struct {
+	Key      string    `json:"key"` // the record key; empty for an orphan tunnel
+	Provider string    `json:"provider,omitempty"`
+	Username string    `json:"username,omitempty"`
+	Kind     DriftKind `json:"kind"`
+	Detail   string    `json:"detail"`
+	// Remedy: what an operator runs or does to fix it.
+	Remedy string `json:"remedy"`
+	// Fixed: --fix corrected it; Action says what it did (or why it could not).
+	Fixed  bool   `json:"fixed"`
+	Action string `json:"action,omitempty"`
+}
+
+// ReconcileOptions configures Reconcile.
+type ReconcileOptions struct {
+	// Providers to check, by name. A record whose provider is missing is
+	// reported status_unknown.
+	Providers map[providers.Name]provisioning.Provider
+	// Fix applies the safe corrections: suspend, resume, renew. Nothing is
+	// ever deleted or created.
+	Fix bool
+	// Grace: as the worker's GRACE_PERIOD, for the end of VPNKI and one-off
+	// orders. Default 72h.
+	Grace time.Duration
+	// StuckAfter: how old a step, lease or pending email must be to be
+	// reported. Default 10m.
+	StuckAfter time.Duration
+	// OnFix, if set, is called after each fix attempt.
+	OnFix func(Drift)
+}
+
+// ReconcileReport is what Reconcile found.
+type ReconcileReport struct {
+	Records int     `json:"records"` // account records checked
+	Tunnels int     `json:"tunnels"` // VPNKI tunnels listed
+	Drift   []Drift `json:"drift"`
+}
+
+// Unfixed counts the drift rows not fixed.
+func (r ReconcileReport) Unfixed() int {
+	n := 0
+	for _, d := range r.Drift {
+		if !d.Fixed {
+			n++
+		}
+	}
+	return n
+}
+
+// renewSlack mirrors the worker's: an expiry within this of the
+// paid-through time is not short (Stripe's month is not 30 days).
+const renewSlack = 72 * time.Hour
+
+// maxRenewals bounds the renewals of one account in one --fix run.
+const maxRenewals = 12
+
+// storedRecord is a record with the time of its last write.
+type storedRecord struct {
+	*provisioning.Record
+	written time.Time
+}
+
+// Reconcile compares every account record with its provider: one PureVPN
+// status call per PureVPN account, one VPNKI tunnel list in all. A failed
+// provider call is reported (status_unknown, with its class) and the rest
+// are still checked. With opts.Fix it suspends, resumes and renews at the
+// provider where that is safe; everything else is reported with its remedy.
+func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileReport, error) {
+	if opts.Grace <= 0 {
+		opts.Grace = 72 * time.Hour
+	}
+	if opts.StuckAfter <= 0 {
+		opts.StuckAfter = 10 * time.Minute
+	}
+	recs, claims, err := o.readAccounts(ctx)
+	if err != nil {
+		return ReconcileReport{}, err
+	}
+	now := o.now()
+	rep := ReconcileReport{Records: len(recs), Drift: []Drift{}}
+	add := func(d Drift) { rep.Drift = append(rep.Drift, d) }
+
+	// VPNKI: one list for every tunnel.
+	var tunnels map[string]provisioning.Remote
+	var tunnelsErr error
+	if p, ok := opts.Providers[providers.VPNKI]; ok {
+		list, err := p.List(ctx)
+		if err != nil {
+			tunnelsErr = err
+		} else {
+			tunnels = make(map[string]provisioning.Remote, len(list))
+			for _, t := range list {
+				tunnels[t.Username] = t
+			}
+			rep.Tunnels = len(list)
+		}
+	}
+
+	known := map[string]bool{}  // VPNKI tunnels some record names
+	pendingSince := time.Time{} // earliest VPNKI create or adoption in flight
+	for _, r := range recs {
+		o.recordDrift(r, now, opts, add)
+		name := providerOf(r.Record)
+		if name == string(providers.VPNKI) {
+			if r.Actual.Username != "" {
+				known[r.Actual.Username] = true
+			}
+			for _, u := range r.Actual.Retired {
+				known[u] = true
+			}
+			for _, st := range []*provisioning.Step{r.Adopt, r.Step} {
+				if st != nil && (st == r.Adopt || st.Name == "create") && (pendingSince.IsZero() || st.Started.Before(pendingSince)) {
+					pendingSince = st.Started
+				}
+			}
+		}
+		if r.Actual.Username == "" {
+			continue
+		}
+		p, ok := opts.Providers[providers.Name(name)]
+		if !ok {
+			add(Drift{Key: r.Key, Provider: name, Username: r.Actual.Username, Kind: DriftStatusUnknown,
+				Detail: "provider not configured", Remedy: remedyUnknown})
+			continue
+		}
+		var remote provisioning.Remote
+		switch {
+		case name == string(providers.VPNKI) && tunnelsErr != nil:
+			add(Drift{Key: r.Key, Provider: name, Username: r.Actual.Username, Kind: DriftStatusUnknown,
+				Detail: "tunnels: " + classOf(tunnelsErr), Remedy: remedyUnknown})
+			continue
+		case name == string(providers.VPNKI):
+			remote = tunnels[r.Actual.Username]
+			remote.Username = r.Actual.Username
+		default:
+			if remote, err = p.Lookup(ctx, r.Actual.Username); err != nil {
+				if ctx.Err() != nil {
+					return rep, ctx.Err()
+				}
+				add(Drift{Key: r.Key, Provider: name, Username: r.Actual.Username, Kind: DriftStatusUnknown,
+					Detail: "status: " + classOf(err), Remedy: remedyUnknown})
+				continue
+			}
+		}
+		for _, d := range compare(r.Record, remote, p.Capabilities(), now, opts.Grace) {
+			if opts.Fix && d.Remedy == remedyFixable {
+				o.fix(ctx, p, r.Record, &d)
+				if opts.OnFix != nil {
+					opts.OnFix(d)
+				}
+			}
+			add(d)
+		}
+	}
+
+	if tunnelsErr != nil {
+		add(Drift{Provider: string(providers.VPNKI), Kind: DriftStatusUnknown,
+			Detail: "tunnels: " + classOf(tunnelsErr) + " (orphan tunnels not checked)", Remedy: remedyUnknown})
+	}
+	for name, t := range tunnels {
+		if known[name] || claims[name] != "" {
+			continue
+		}
+		// A tunnel made since a create or adoption in flight may be that
+		// order's: the worker adopts it or deletes it.
+		if !pendingSince.IsZero() && !t.Created.IsZero() && !t.Created.Before(pendingSince.Add(-time.Minute)) {
+			continue
+		}
+		detail := "no record has this tunnel"
+		if !t.Created.IsZero() {
+			detail += ", created " + t.Created.UTC().Format(time.RFC3339)
+		}
+		add(Drift{Provider: string(providers.VPNKI), Username: name, Kind: DriftOrphanTunnel, Detail: detail,
+			Remedy: "find its owner (vpnbillctl accounts show <email>); if nobody's, delete it in the VPNKI panel"})
+	}
+	slices.SortStableFunc(rep.Drift, func(a, b Drift) int {
+		return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.Username, b.Username), cmp.Compare(a.Kind, b.Kind))
+	})
+	return rep, nil
+}
+
+const (
+	remedyFixable = "vpnbillctl reconcile --fix"
+	remedyUnknown = "run vpnbillctl reconcile again; check the provider's variables and reachability"
+	remedyWorker  = "the worker's timer does it (reconcile --fix never deletes): check the worker runs and vpnbillctl dead list"
+)
+
+// readAccounts returns every record with its last write time, and the
+// VPNKI claims (tunnel → record key).
+func (o *Ops) readAccounts(ctx context.Context) ([]storedRecord, map[string]string, error) {
+	kv, err := o.JS.KeyValue(ctx, events.BucketAccounts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bucket %s: %w", events.BucketAccounts, err)
+	}
+	keys, err := kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("bucket %s: %w", events.BucketAccounts, err)
+	}
+	const claimPrefix = "claim." + string(providers.VPNKI) + "."
+	claims := map[string]string{}
+	var recs []storedRecord
+	for _, k := range keys {
+		switch {
+		case strings.HasPrefix(k, claimPrefix):
+			e, err := kv.Get(ctx, k)
+			if err == nil {
+				claims[strings.TrimPrefix(k, claimPrefix)] = string(e.Value())
+			} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+				return nil, nil, fmt.Errorf("claim %s: %w", k, err)
+			}
+		case strings.Contains(k, "."):
+			// indexes and other claims
+		default:
+			e, err := kv.Get(ctx, k)
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("get record %s: %w", k, err)
+			}
+			var r provisioning.Record
+			if err := json.Unmarshal(e.Value(), &r); err != nil {
+				return nil, nil, fmt.Errorf("decode record %s: %w", k, err)
+			}
+			recs = append(recs, storedRecord{Record: &r, written: e.Created()})
+		}
+	}
+	return recs, claims, nil
+}
+
+// providerOf is the provider the record's account is (or would be) at.
+func providerOf(r *provisioning.Record) string {
+	if r.Actual.Provider != "" {
+		return r.Actual.Provider
+	}
+	return r.Desired.Plan.Provider
+}
+
+// recordDrift reports what the record alone shows: review, refund due, a
+// stuck step or lease, emails owed for too long.
+func (o *Ops) recordDrift(r storedRecord, now time.Time, opts ReconcileOptions, add func(Drift)) {
+	base := Drift{Key: r.Key, Provider: providerOf(r.Record), Username: r.Actual.Username}
+	if r.Review != nil {
+		d := base
+		d.Kind, d.Detail = DriftReviewOpen, fmt.Sprintf("since %s: %s", r.Review.Since.UTC().Format(time.RFC3339), r.Review.Reason)
+		d.Remedy = fmt.Sprintf("look the customer up at the provider, then vpnbillctl review resolve %s --adopt USERNAME | --retry | --give-up", r.Key)
+		add(d)
+	}
+	if r.RefundDue {
+		d := base
+		d.Kind, d.Detail = DriftRefundDue, "delivery was given up"
+		d.Remedy = "refund the payment in Stripe (vpnbillctl report lists it as refund_due)"
+		add(d)
+	}
+	stale := now.Sub(r.written) > opts.StuckAfter
+	const stuckRemedy = "the worker recovers it at the record's next event or timer: check the worker runs and vpnbillctl dead list; vpnbillctl replay --since <time> re-drives it"
+	switch {
+	case r.Step != nil && now.Sub(r.Step.Started) > opts.StuckAfter:
+		d := base
+		d.Kind, d.Detail = DriftStuckStep, fmt.Sprintf("step %s since %s", r.Step.Name, r.Step.Started.UTC().Format(time.RFC3339))
+		d.Remedy = stuckRemedy
+		add(d)
+	case r.Lease != nil && stale:
+		d := base
+		d.Kind, d.Detail = DriftStuckStep, fmt.Sprintf("lease of %s, record not written since %s", r.Lease.Owner, r.written.UTC().Format(time.RFC3339))
+		d.Remedy = stuckRemedy
+		add(d)
+	}
+	if len(r.Mail) > 0 && stale {
+		ids := make([]string, 0, len(r.Mail))
+		for _, m := range r.Mail {
+			ids = append(ids, m.ID)
+		}
+		d := base
+		d.Kind = DriftOwedEmail
+		d.Detail = fmt.Sprintf("%s pending, record not written since %s", strings.Join(ids, ", "), r.written.UTC().Format(time.RFC3339))
+		d.Remedy = "check SMTP and vpnbillctl dead list; the worker sends it at the record's next event or timer"
+		add(d)
+	}
+}
+
+// want is what the provider should hold for r at now, as the worker derives it.
+type want int
+
+const (
+	wantNothing want = iota
+	wantEnabled
+	wantDisabled
+	wantDeleted
+)
+
+func wanted(r *provisioning.Record, caps providers.Capabilities, now time.Time, grace time.Duration) want {
+	d := &r.Desired
+	switch d.Status {
+	case provisioning.StatusActive:
+		if (d.OneOff || !caps.Renew) && !d.PaidThrough.IsZero() && !now.Before(d.PaidThrough.Add(grace)) {
+			return wantDeleted
+		}
+		return wantEnabled
+	case provisioning.StatusSuspended:
+		if now.Before(d.SuspendAt) {
+			return wantEnabled
+		}
+		return wantDisabled
+	case provisioning.StatusCanceled, provisioning.StatusRefunded:
+		if now.Before(d.DeleteAt) {
+			return wantDisabled
+		}
+		return wantDeleted
+	}
+	return wantNothing
+}
+
+// compare returns the drift between record r and what the provider holds.
+// A fixable row's Remedy is remedyFixable.
+func compare(r *provisioning.Record, remote provisioning.Remote, caps providers.Capabilities, now time.Time, grace time.Duration) []Drift {
+	base := Drift{Key: r.Key, Provider: providerOf(r), Username: r.Actual.Username}
+	var out []Drift
+	row := func(kind DriftKind, detail, remedy string) {
+		d := base
+		d.Kind, d.Detail, d.Remedy = kind, detail, remedy
+		out = append(out, d)
+	}
+	d, a := &r.Desired, &r.Actual
+	if a.Exists && !remote.Exists {
+		remedy := "vpnbillctl accounts show " + r.Key + "; look at PureVPN, then recreate it by hand or refund"
+		if !caps.Suspend { // VPNKI: a reset makes a new tunnel
+			remedy = "vpnbillctl resend " + r.Key + " (makes a new tunnel and emails it)"
+		}
+		row(DriftMissingAccount, "the record says it exists; the provider has no such account", remedy)
+	}
+	if !remote.Exists {
+		return out
+	}
+	if !a.Exists {
+		row(DriftUnexpectedAccount, fmt.Sprintf("the record says it does not exist (deleted: %t); the provider has it", a.Deleted),
+			"vpnbillctl accounts show "+r.Key+"; delete it at the provider by hand if it is not owed")
+	}
+	w := wanted(r, caps, now, grace)
+	switch {
+	case w == wantDisabled && remote.Enabled:
+		remedy := remedyFixable
+		if !caps.Suspend {
+			remedy = "VPNKI suspends by deleting the tunnel: " + remedyWorker
+		}
+		row(DriftEnabledShouldBeSuspended, fmt.Sprintf("desired %s (suspend at %s, delete at %s); enabled at the provider",
+			d.Status, fmtTime(d.SuspendAt), fmtTime(d.DeleteAt)), remedy)
+	case w == wantDeleted && remote.Enabled && caps.Suspend:
+		row(DriftEnabledShouldBeSuspended, fmt.Sprintf("desired %s, delete at %s; enabled at the provider", d.Status, fmtTime(d.DeleteAt)), remedyFixable)
+	case w == wantEnabled && !remote.Enabled && caps.Suspend && a.Exists:
+		row(DriftDisabledShouldBeEnabled, "desired "+string(d.Status)+"; disabled at the provider", remedyFixable)
+	}
+	if w == wantEnabled && caps.Renew && a.Exists && !d.OneOff && d.Status == provisioning.StatusActive &&
+		d.PaidThrough.After(remote.Expiry.Add(renewSlack)) {
+		row(DriftExpiryShort, fmt.Sprintf("expiry %s, paid through %s", fmtTime(remote.Expiry), fmtTime(d.PaidThrough)), remedyFixable)
+	}
+	if w == wantDeleted {
+		why := fmt.Sprintf("desired %s, delete at %s", d.Status, fmtTime(d.DeleteAt))
+		if d.Status == provisioning.StatusActive {
+			why = fmt.Sprintf("paid through %s plus the grace period has passed", fmtTime(d.PaidThrough))
+		}
+		row(DriftShouldBeDeleted, why+"; the account still exists", remedyWorker)
+	}
+	return out
+}
+
+// fix applies the safe correction for d: suspend, resume, or renew after a
+// fresh status read, only while still short. It sets d.Fixed and d.Action.
+func (o *Ops) fix(ctx context.Context, p provisioning.Provider, r *provisioning.Record, d *Drift) {
+	fail := func(what string, err error) {
+		d.Action = fmt.Sprintf("%s failed: %s", what, classOf(err))
+		d.Remedy = "vpnbillctl reconcile --fix again, once the provider answers"
+	}
+	switch d.Kind {
+	case DriftEnabledShouldBeSuspended, DriftDisabledShouldBeEnabled:
+		enable := d.Kind == DriftDisabledShouldBeEnabled
+		what, done := "suspend", "suspended (disabled) at the provider"
+		if enable {
+			what, done = "resume", "resumed (enabled) at the provider"
+		}
+		if err := p.SetEnabled(ctx, r.Actual.Username, enable); err != nil {
+			fail(what, err)
+			return
+		}
+		d.Fixed, d.Action = true, done
+	case DriftExpiryShort:
+		renewals := 0
+		for {
+			remote, err := p.Lookup(ctx, r.Actual.Username)
+			if err != nil {
+				fail("status before renew", err)
+				return
+			}
+			if !remote.Exists {
+				d.Action = fmt.Sprintf("renewed %d times; the account is gone", renewals)
+				return
+			}
+			if !r.Desired.PaidThrough.After(remote.Expiry.Add(renewSlack)) {
+				d.Fixed, d.Action = true, fmt.Sprintf("renewed %d times; expiry now %s", renewals, fmtTime(remote.Expiry))
+				return
+			}
+			if renewals == maxRenewals {
+				d.Action = fmt.Sprintf("renewed %d times; expiry %s still short", renewals, fmtTime(remote.Expiry))
+				return
+			}
+			if err := p.Renew(ctx, r.Actual.Username, r.Desired.Plan); err != nil {
+				fail("renew", err)
+				return
+			}
+			renewals++
+		}
+	}
+}
+
+// classOf names a provider error's class, never its text.
+func classOf(err error) string {
+	if c := providers.ClassOf(err); c != 0 {
+		return c.String()
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return "canceled"
+	}
+	return "other"
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
