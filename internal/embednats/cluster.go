@@ -1,0 +1,129 @@
+package embednats
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Cluster is n JetStream servers clustered on loopback, as deploy/nats
+// runs them on three machines.
+type Cluster struct {
+	Servers []*server.Server
+}
+
+// StartCluster starts n clustered JetStream servers on loopback, each with
+// its store under dir, and waits until JetStream has a meta leader.
+func StartCluster(n int, dir string) (*Cluster, error) {
+	ports, err := freePorts(n)
+	if err != nil {
+		return nil, err
+	}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	c := &Cluster{}
+	for i := range n {
+		s, err := server.NewServer(&server.Options{
+			ServerName: fmt.Sprintf("vpnbill-%d", i+1),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			JetStream:  true,
+			StoreDir:   filepath.Join(dir, fmt.Sprintf("n%d", i+1)),
+			Cluster:    server.ClusterOpts{Name: "vpnbill", Host: "127.0.0.1", Port: ports[i]},
+			Routes:     server.RoutesFromStr(strings.Join(routes, ",")),
+			NoSigs:     true,
+			NoLog:      true,
+		})
+		if err != nil {
+			c.Stop()
+			return nil, fmt.Errorf("embednats: server %d: %w", i+1, err)
+		}
+		s.Start()
+		c.Servers = append(c.Servers, s)
+	}
+	for _, s := range c.Servers {
+		if !s.ReadyForConnections(10 * time.Second) {
+			c.Stop()
+			return nil, errors.New("embednats: cluster not ready in 10s")
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for c.leader() == nil {
+		if time.Now().After(deadline) {
+			c.Stop()
+			return nil, errors.New("embednats: no JetStream meta leader in 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return c, nil
+}
+
+func (c *Cluster) leader() *server.Server {
+	for _, s := range c.Servers {
+		if s.JetStreamIsLeader() {
+			return s
+		}
+	}
+	return nil
+}
+
+// URLs is every server's client URL, comma-separated, for NATS_URL.
+func (c *Cluster) URLs() string {
+	var urls []string
+	for _, s := range c.Servers {
+		urls = append(urls, s.ClientURL())
+	}
+	return strings.Join(urls, ",")
+}
+
+// Connect opens a client connection to the cluster and its JetStream context.
+func (c *Cluster) Connect(name string) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(c.URLs(), nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// Stop shuts every server down.
+func (c *Cluster) Stop() {
+	for _, s := range c.Servers {
+		s.Shutdown()
+	}
+	for _, s := range c.Servers {
+		s.WaitForShutdown()
+	}
+}
+
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}()
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
