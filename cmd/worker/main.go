@@ -20,8 +20,6 @@ import (
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/metrics"
 	"github.com/vpnbill/vpnbill/internal/notify"
-	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
-	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 	"github.com/vpnbill/vpnbill/internal/worker"
 )
@@ -70,16 +68,8 @@ func run(ctx context.Context) error {
 		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
 		CredentialsKey: key,
 	}
-	if cfg.PureVPNURL != "" {
-		names, err := purevpn.NamesFromOverrides(cfg.PureVPNSpellings)
-		if err != nil {
-			return fmt.Errorf("PUREVPN_SPELLINGS: %w", err)
-		}
-		wc.PureVPN = purevpn.Config{URL: cfg.PureVPNURL, User: cfg.PureVPNUser, Password: cfg.PureVPNPassword,
-			Names: names, Timeout: cfg.ProviderTimeout, RetryFor: cfg.ProviderRetryFor}
-	}
-	if cfg.VPNKIURL != "" {
-		wc.VPNKI = vpnki.Config{URL: cfg.VPNKIURL, Key: cfg.VPNKIKey, Timeout: cfg.ProviderTimeout, RetryFor: cfg.ProviderRetryFor}
+	if wc.PureVPN, wc.VPNKI, err = cfg.ClientConfigs(); err != nil {
+		return err
 	}
 	if cfg.StripeAPIKey != "" {
 		if wc.LineItems, err = billing.NewStripeLineItems(cfg.StripeAPIKey, cfg.StripeAPIURL); err != nil {

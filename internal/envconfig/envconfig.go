@@ -14,6 +14,9 @@ import (
 	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 )
 
 // secretVars may also be given as <NAME>_FILE, the path of a file holding the value.
@@ -32,6 +35,43 @@ type Common struct {
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 }
 
+// Providers are the provider settings, the worker's and the ctl's.
+type Providers struct {
+	// PureVPN reseller API; the password is plain text, the wire carries its md5.
+	PureVPNURL      string `env:"PUREVPN_API_URL"`
+	PureVPNUser     string `env:"PUREVPN_API_USER"`
+	PureVPNPassword string `env:"PUREVPN_API_PASSWORD"`
+	// PureVPNSpellings overrides the document's method and parameter names,
+	// e.g. "delete_account=delete,username=user". Default: the document's.
+	PureVPNSpellings map[string]string `env:"PUREVPN_SPELLINGS" envKeyValSeparator:"="`
+	// ProviderTimeout bounds one HTTP attempt to a provider. Default 15s.
+	ProviderTimeout time.Duration `env:"PROVIDER_TIMEOUT" envDefault:"15s"`
+	// ProviderRetryFor bounds all attempts of one provider call. Default 30s.
+	ProviderRetryFor time.Duration `env:"PROVIDER_RETRY_FOR" envDefault:"30s"`
+	// VPNKI API.
+	VPNKIURL string `env:"VPNKI_API_URL"`
+	VPNKIKey string `env:"VPNKI_API_KEY"`
+}
+
+// ClientConfigs returns the provider clients' configurations; a provider
+// that is not configured has a zero URL.
+func (p Providers) ClientConfigs() (purevpn.Config, vpnki.Config, error) {
+	var pc purevpn.Config
+	if p.PureVPNURL != "" {
+		names, err := purevpn.NamesFromOverrides(p.PureVPNSpellings)
+		if err != nil {
+			return pc, vpnki.Config{}, fmt.Errorf("PUREVPN_SPELLINGS: %w", err)
+		}
+		pc = purevpn.Config{URL: p.PureVPNURL, User: p.PureVPNUser, Password: p.PureVPNPassword,
+			Names: names, Timeout: p.ProviderTimeout, RetryFor: p.ProviderRetryFor}
+	}
+	var vc vpnki.Config
+	if p.VPNKIURL != "" {
+		vc = vpnki.Config{URL: p.VPNKIURL, Key: p.VPNKIKey, Timeout: p.ProviderTimeout, RetryFor: p.ProviderRetryFor}
+	}
+	return pc, vc, nil
+}
+
 // Webhook is cmd/webhook's configuration.
 type Webhook struct {
 	Common
@@ -48,20 +88,7 @@ type Worker struct {
 	Common
 	// PlansFile: the YAML plan catalog. Required.
 	PlansFile string `env:"PLANS_FILE,required,notEmpty"`
-	// PureVPN reseller API; the password is plain text, the wire carries its md5.
-	PureVPNURL      string `env:"PUREVPN_API_URL"`
-	PureVPNUser     string `env:"PUREVPN_API_USER"`
-	PureVPNPassword string `env:"PUREVPN_API_PASSWORD"`
-	// PureVPNSpellings overrides the document's method and parameter names,
-	// e.g. "delete_account=delete,username=user". Default: the document's.
-	PureVPNSpellings map[string]string `env:"PUREVPN_SPELLINGS" envKeyValSeparator:"="`
-	// ProviderTimeout bounds one HTTP attempt to a provider. Default 15s.
-	ProviderTimeout time.Duration `env:"PROVIDER_TIMEOUT" envDefault:"15s"`
-	// ProviderRetryFor bounds all attempts of one provider call. Default 30s.
-	ProviderRetryFor time.Duration `env:"PROVIDER_RETRY_FOR" envDefault:"30s"`
-	// VPNKI API.
-	VPNKIURL string `env:"VPNKI_API_URL"`
-	VPNKIKey string `env:"VPNKI_API_KEY"`
+	Providers
 	// SMTPURL: smtp://[user:pass@]host:port (STARTTLS unless loopback or ?tls=none) or smtps://. Required.
 	SMTPURL string `env:"SMTP_URL,required,notEmpty"`
 	// MailFrom: the sender address. Required.
@@ -91,19 +118,7 @@ type Ctl struct {
 	Common
 	// PlansFile: the YAML plan catalog. Optional.
 	PlansFile string `env:"PLANS_FILE"`
-	// PureVPN reseller API. Optional.
-	PureVPNURL      string `env:"PUREVPN_API_URL"`
-	PureVPNUser     string `env:"PUREVPN_API_USER"`
-	PureVPNPassword string `env:"PUREVPN_API_PASSWORD"`
-	// PureVPNSpellings overrides the document's method and parameter names. Default: the document's.
-	PureVPNSpellings map[string]string `env:"PUREVPN_SPELLINGS" envKeyValSeparator:"="`
-	// ProviderTimeout bounds one HTTP attempt to a provider. Default 15s.
-	ProviderTimeout time.Duration `env:"PROVIDER_TIMEOUT" envDefault:"15s"`
-	// ProviderRetryFor bounds all attempts of one provider call. Default 30s.
-	ProviderRetryFor time.Duration `env:"PROVIDER_RETRY_FOR" envDefault:"30s"`
-	// VPNKI API. Optional.
-	VPNKIURL string `env:"VPNKI_API_URL"`
-	VPNKIKey string `env:"VPNKI_API_KEY"`
+	Providers        // optional for the ctl
 	// SMTPURL, MailFrom: as the worker's. Optional.
 	SMTPURL  string `env:"SMTP_URL"`
 	MailFrom string `env:"MAIL_FROM"`

@@ -45,48 +45,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if cfg.Plans == nil {
-		return errors.New("no plan catalog")
-	}
-	if m := cfg.Metrics; m != nil {
-		cfg.PureVPN.Observe = m.Provider(providers.PureVPN, cfg.PureVPN.Observe)
-		cfg.VPNKI.Observe = m.Provider(providers.VPNKI, cfg.VPNKI.Observe)
-	}
-	provs := map[providers.Name]provisioning.Provider{}
-	if cfg.PureVPN.URL != "" {
-		if cfg.PureVPN.Logger == nil {
-			cfg.PureVPN.Logger = log.Named("purevpn")
-		}
-		c, err := purevpn.New(cfg.PureVPN)
-		if err != nil {
-			return fmt.Errorf("purevpn: %w", err)
-		}
-		provs[providers.PureVPN] = PureVPN{Client: c}
-	}
-	if cfg.VPNKI.URL != "" {
-		if cfg.VPNKI.Logger == nil {
-			cfg.VPNKI.Logger = log.Named("vpnki")
-		}
-		c, err := vpnki.New(cfg.VPNKI)
-		if err != nil {
-			return fmt.Errorf("vpnki: %w", err)
-		}
-		provs[providers.VPNKI] = VPNKI{Client: c}
-	}
-	for _, p := range cfg.Plans.Plans() {
-		if _, ok := provs[providers.Name(p.Provider)]; !ok {
-			return fmt.Errorf("plan %s uses provider %s, which is not configured", p.ID, p.Provider)
-		}
-	}
-	smtp, err := notify.New(cfg.Mail, log.Named("mail"))
-	if err != nil {
-		return fmt.Errorf("mail: %w", err)
-	}
-	var mailer provisioning.Mailer = smtp
-	if cfg.Metrics != nil {
-		mailer = cfg.Metrics.Mailer(smtp)
-	}
-	sealer, err := provisioning.NewSealer(cfg.CredentialsKey)
+	parts, err := newParts(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -108,14 +67,14 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	if err != nil {
 		return err
 	}
-	svc := provisioning.New(cfg.Provisioning, provisioning.NewStore(topo.Accounts), js, provs, mailer, sealer, log.Named("provisioning"))
+	svc := parts.service(cfg, js, topo.Accounts, log)
 	w := New(&billing.Translator{Catalog: cfg.Plans, LineItems: cfg.LineItems}, svc, cfg.Provisioning.Failpoint, log)
 	cc := cfg.Consumer
 	cc.MaxDeliver, cc.AckWait = topo.Config.MaxDeliver, topo.Config.AckWait
 	if cc.Logger == nil {
 		cc.Logger = log.Named("consumer")
 	}
-	log.Info("worker started", zap.Int("plans", len(cfg.Plans.Plans())), zap.Int("providers", len(provs)))
+	log.Info("worker started", zap.Int("plans", len(cfg.Plans.Plans())), zap.Int("providers", len(parts.providers)))
 	tc := cc
 	tc.Logger = log.Named("timers")
 	tc.MaxDeliver = math.MaxInt32 // a timer is redelivered until due, never dead-lettered for it
@@ -127,4 +86,88 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	go func() { errc <- events.NewConsumer(js, timers, w.HandleTimer, tc).Run(ctx) }()
 	err = events.NewConsumer(js, cons, w.Handle, cc).Run(ctx)
 	return errors.Join(err, <-errc)
+}
+
+// parts are what a provisioning service is built from, checked before NATS
+// is waited for so a bad configuration fails at once.
+type parts struct {
+	providers map[providers.Name]provisioning.Provider
+	mailer    provisioning.Mailer
+	sealer    *provisioning.Sealer
+}
+
+func newParts(cfg Config, log *zap.Logger) (*parts, error) {
+	if cfg.Plans == nil {
+		return nil, errors.New("no plan catalog")
+	}
+	if m := cfg.Metrics; m != nil {
+		cfg.PureVPN.Observe = m.Provider(providers.PureVPN, cfg.PureVPN.Observe)
+		cfg.VPNKI.Observe = m.Provider(providers.VPNKI, cfg.VPNKI.Observe)
+	}
+	provs, err := NewProviders(cfg.PureVPN, cfg.VPNKI, log)
+	if err != nil {
+		return nil, err
+	}
+	p := &parts{providers: provs}
+	for _, plan := range cfg.Plans.Plans() {
+		if _, ok := p.providers[providers.Name(plan.Provider)]; !ok {
+			return nil, fmt.Errorf("plan %s uses provider %s, which is not configured", plan.ID, plan.Provider)
+		}
+	}
+	smtp, err := notify.New(cfg.Mail, log.Named("mail"))
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	p.mailer = smtp
+	if cfg.Metrics != nil {
+		p.mailer = cfg.Metrics.Mailer(smtp)
+	}
+	if p.sealer, err = provisioning.NewSealer(cfg.CredentialsKey); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *parts) service(cfg Config, js jetstream.JetStream, accounts jetstream.KeyValue, log *zap.Logger) *provisioning.Service {
+	return provisioning.New(cfg.Provisioning, provisioning.NewStore(accounts), js, p.providers, p.mailer, p.sealer, log.Named("provisioning"))
+}
+
+// NewProviders builds the provider adapters of the configured clients (a
+// zero URL: not configured), as the worker uses them.
+func NewProviders(pc purevpn.Config, vc vpnki.Config, log *zap.Logger) (map[providers.Name]provisioning.Provider, error) {
+	provs := map[providers.Name]provisioning.Provider{}
+	if pc.URL != "" {
+		if pc.Logger == nil {
+			pc.Logger = log.Named("purevpn")
+		}
+		c, err := purevpn.New(pc)
+		if err != nil {
+			return nil, fmt.Errorf("purevpn: %w", err)
+		}
+		provs[providers.PureVPN] = PureVPN{Client: c}
+	}
+	if vc.URL != "" {
+		if vc.Logger == nil {
+			vc.Logger = log.Named("vpnki")
+		}
+		c, err := vpnki.New(vc)
+		if err != nil {
+			return nil, fmt.Errorf("vpnki: %w", err)
+		}
+		provs[providers.VPNKI] = VPNKI{Client: c}
+	}
+	return provs, nil
+}
+
+// NewService builds the provisioning service a worker runs, from cfg, over
+// bucket accounts: for operators' tools that act as a worker would.
+func NewService(cfg Config, js jetstream.JetStream, accounts jetstream.KeyValue, log *zap.Logger) (*provisioning.Service, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	p, err := newParts(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return p.service(cfg, js, accounts, log), nil
 }
