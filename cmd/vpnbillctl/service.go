@@ -56,7 +56,7 @@ func provisioner(ctx context.Context, o *ops.Ops, cfg envconfig.Ctl, log *zap.Lo
 		return nil, fmt.Errorf("bucket %s: %w", events.BucketAccounts, err)
 	}
 	return worker.NewService(worker.Config{
-		Provisioning:   provisioning.Config{GracePeriod: cfg.GracePeriod, DeleteAfter: cfg.DeleteAfter},
+		Provisioning:   provisioning.Config{GracePeriod: &cfg.GracePeriod, DeleteAfter: &cfg.DeleteAfter},
 		Plans:          plans,
 		PureVPN:        pc,
 		VPNKI:          vc,

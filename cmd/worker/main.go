@@ -63,7 +63,7 @@ func run(ctx context.Context) error {
 	wc := worker.Config{
 		Events:         events.Config{Replicas: cfg.Replicas},
 		Consumer:       events.ConsumerConfig{Concurrency: cfg.Concurrency},
-		Provisioning:   provisioning.Config{GracePeriod: cfg.GracePeriod, DeleteAfter: cfg.DeleteAfter},
+		Provisioning:   provisioning.Config{GracePeriod: &cfg.GracePeriod, DeleteAfter: &cfg.DeleteAfter},
 		Plans:          plans,
 		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
 		CredentialsKey: key,

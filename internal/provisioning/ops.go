@@ -128,11 +128,16 @@ func (s *Service) adoptByOperator(ctx context.Context, key, username string, aud
 // PureVPN changes the password in place; VPNKI, which cannot, replaces the
 // tunnel. It runs under the record's lease.
 func (s *Service) ResetCredentials(ctx context.Context, key string) error {
-	r, err := s.acquire(ctx, key)
+	unlock, err := s.locks.lock(ctx, key)
 	if err != nil {
 		return err
 	}
-	defer s.release(key)
+	defer unlock()
+	ps, r, err := s.acquire(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer ps.release()
 	if !r.Actual.Exists {
 		return fmt.Errorf("%s has no account at the provider", key)
 	}
@@ -149,7 +154,7 @@ func (s *Service) ResetCredentials(ctx context.Context, key string) error {
 		if err != nil {
 			return err
 		}
-		r, err = s.call(ctx, r, "password", func(r *Record) bool { return r.Actual.Exists },
+		r, err = ps.call(ctx, r, "password", func(r *Record) bool { return r.Actual.Exists },
 			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
 				if err := p.ChangePassword(ctx, r.Actual.Username, password); err != nil {
 					return nil, err
@@ -167,7 +172,7 @@ func (s *Service) ResetCredentials(ctx context.Context, key string) error {
 	} else {
 		// Delete the tunnel, then the reconcile loop makes a new one and
 		// sends its credentials.
-		if r, err = s.call(ctx, r, stepDelete, func(r *Record) bool { return r.Actual.Exists },
+		if r, err = ps.call(ctx, r, stepDelete, func(r *Record) bool { return r.Actual.Exists },
 			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
 				if err := p.Delete(ctx, r.Actual.Username); err != nil {
 					return nil, err
@@ -186,7 +191,7 @@ func (s *Service) ResetCredentials(ctx context.Context, key string) error {
 		if st == nil {
 			break
 		}
-		if r, err = st(ctx, r); err != nil {
+		if r, err = st(ps, ctx, r); err != nil {
 			return errors.Join(err, s.flush(ctx, key, r))
 		}
 	}

@@ -78,7 +78,10 @@ type Mailer interface {
 
 // Config configures a Service.
 type Config struct {
-	// Owner names this worker process in leases; default hostname-pid-random.
+	// Owner names this Service in leases; default hostname-pid-random.
+	// It must be unique per Service: a lease of another owner is another
+	// process's, while this Service's own handlers of one record are
+	// serialized in memory and tell their passes apart by a token.
 	Owner string
 	// LeaseFor is how long a worker may drive a record without writing. Default 2m.
 	LeaseFor time.Duration
@@ -91,17 +94,22 @@ type Config struct {
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// GracePeriod is the unpaid time before suspension, and how long a
-	// VPNKI tunnel or one-off order outlives its paid-through time. Default 72h.
-	GracePeriod time.Duration
+	// VPNKI tunnel or one-off order outlives its paid-through time. Zero is
+	// a valid choice: suspend as soon as Stripe says past_due. Default (nil)
+	// 72h.
+	GracePeriod *time.Duration
 	// DeleteAfter is how long a canceled or refunded account is kept,
-	// disabled, before it is deleted. Default 720h (30 days).
-	DeleteAfter time.Duration
+	// disabled, before it is deleted. Zero deletes at once. Default (nil)
+	// 720h (30 days).
+	DeleteAfter *time.Duration
 	// AdoptAfter is how long after an uncertain VPNKI create the tunnel list
 	// is read to adopt what it made. Default 30s.
 	AdoptAfter time.Duration
 }
 
-// WithDefaults returns a copy of c with every zero field set to its default.
+// WithDefaults returns a copy of c with every unset field set to its
+// default: a zero value, or nil for the durations where zero is a valid
+// choice.
 func (c Config) WithDefaults() Config {
 	if c.Owner == "" {
 		host, _ := os.Hostname()
@@ -121,11 +129,11 @@ func (c Config) WithDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.GracePeriod <= 0 {
-		c.GracePeriod = 72 * time.Hour
+	if c.GracePeriod == nil {
+		c.GracePeriod = new(72 * time.Hour)
 	}
-	if c.DeleteAfter <= 0 {
-		c.DeleteAfter = 720 * time.Hour
+	if c.DeleteAfter == nil {
+		c.DeleteAfter = new(720 * time.Hour)
 	}
 	if c.AdoptAfter <= 0 {
 		c.AdoptAfter = 30 * time.Second
@@ -142,6 +150,9 @@ type Service struct {
 	mailer    Mailer
 	sealer    *Sealer
 	log       *zap.Logger
+	// locks serializes this process's handlers of one record, before the
+	// KV lease orders them with other processes.
+	locks keyLocks
 }
 
 // New returns a Service. providers maps each configured provider's name to
@@ -199,7 +210,7 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 }
 
 func (s *Service) policy() policy {
-	return policy{grace: s.cfg.GracePeriod, deleteAfter: s.cfg.DeleteAfter}
+	return policy{grace: *s.cfg.GracePeriod, deleteAfter: *s.cfg.DeleteAfter}
 }
 
 // ErrUnknownAccount means a charge fact names a payment vpnbill has not

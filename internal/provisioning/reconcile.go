@@ -36,17 +36,22 @@ func (s *Service) Reconcile(ctx context.Context, key string) error {
 	if done, err := s.settled(ctx, key); done || err != nil {
 		return err
 	}
-	r, err := s.acquire(ctx, key)
+	unlock, err := s.locks.lock(ctx, key)
 	if err != nil {
 		return err
 	}
-	defer s.release(key)
+	defer unlock()
+	p, r, err := s.acquire(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer p.release()
 	for range maxSteps {
 		st := s.next(r, s.cfg.Now())
 		if st == nil {
 			break
 		}
-		r, err = st(ctx, r)
+		r, err = st(p, ctx, r)
 		if errors.Is(err, errStale) {
 			if r, _, err = s.store.Get(ctx, key); err != nil {
 				return err
@@ -84,35 +89,59 @@ func (s *Service) settled(ctx context.Context, key string) (bool, error) {
 	return wake.IsZero() || events.CeilSecond(wake).Equal(r.TimerAt), nil
 }
 
-// acquire takes the record's lease, recovering any step a crashed owner left.
-func (s *Service) acquire(ctx context.Context, key string) (*Record, error) {
+// pass is one holding of a record's lease: the steps of a reconcile pass
+// (or an operator's operation) run as its methods, and each of their writes
+// checks that the record's lease is still this very acquisition (owner and
+// token), not merely this process's.
+type pass struct {
+	*Service
+	key   string
+	token string
+}
+
+// holds reports whether r's lease is this pass's.
+func (s *pass) holds(r *Record) bool {
+	return r.Lease != nil && r.Lease.Owner == s.cfg.Owner && r.Lease.Token == s.token
+}
+
+// acquire takes the record's lease as a new pass, recovering any step a
+// crashed holder left. The caller holds the record's in-process lock
+// (s.locks), so a live lease of this Service's own owner is not another
+// handler's: it is an earlier pass whose release failed, and any step it
+// left was cut short. A live lease of another owner is another process's:
+// acquire returns a *LeasedError and touches nothing.
+func (s *Service) acquire(ctx context.Context, key string) (*pass, *Record, error) {
+	p := &pass{Service: s, key: key, token: newAttempt()}
 	now := s.cfg.Now()
 	r, _, err := s.store.Update(ctx, key, func(r *Record) error {
 		if l := r.Lease; l != nil && l.Owner != s.cfg.Owner && now.Before(l.Until) {
 			return &LeasedError{Until: l.Until}
 		}
-		r.Lease = &Lease{Owner: s.cfg.Owner, Until: now.Add(s.cfg.LeaseFor)}
+		r.Lease = &Lease{Owner: s.cfg.Owner, Token: p.token, Until: now.Add(s.cfg.LeaseFor)}
 		if r.Step != nil {
 			s.recover(r)
 		}
 		return nil
 	})
-	return r, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, r, nil
 }
 
 // release gives the lease up; a failure only means others wait for it to lapse.
-func (s *Service) release(key string) {
+func (s *pass) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _, err := s.store.Update(ctx, key, func(r *Record) error {
-		if r.Lease == nil || r.Lease.Owner != s.cfg.Owner {
+	_, _, err := s.store.Update(ctx, s.key, func(r *Record) error {
+		if !s.holds(r) {
 			return errNoChange
 		}
 		r.Lease = nil
 		return nil
 	})
 	if err != nil {
-		s.log.Warn("lease not released; it will lapse", zap.String("account", key), zap.Error(err))
+		s.log.Warn("lease not released; it will lapse", zap.String("account", s.key), zap.Error(err))
 	}
 }
 
@@ -182,7 +211,7 @@ func (s *Service) target(r *Record, now time.Time) (target, time.Time) {
 	case StatusActive:
 		// VPNKI keeps no expiry, and one-off orders end: vpnbill enforces both.
 		if (d.OneOff || !s.caps(r).Renew) && !d.PaidThrough.IsZero() {
-			end := d.PaidThrough.Add(s.cfg.GracePeriod)
+			end := d.PaidThrough.Add(*s.cfg.GracePeriod)
 			if !now.Before(end) {
 				return targetDeleted, time.Time{}
 			}
@@ -203,9 +232,9 @@ func (s *Service) target(r *Record, now time.Time) (target, time.Time) {
 	return targetNone, time.Time{}
 }
 
-// step is one persisted move toward the desired state. It returns the
-// record as it last wrote it.
-type step func(ctx context.Context, r *Record) (*Record, error)
+// step is one persisted move toward the desired state, taken by the pass
+// that holds the record's lease. It returns the record as it last wrote it.
+type step func(s *pass, ctx context.Context, r *Record) (*Record, error)
 
 const (
 	stepCreate  = "create"
@@ -228,7 +257,7 @@ func (s *Service) next(r *Record, now time.Time) step {
 		if now.Before(r.Adopt.Started.Add(s.cfg.AdoptAfter)) {
 			return nil // scheduled: the timer fires when adoption may start
 		}
-		return s.adopt
+		return (*pass).adopt
 	}
 	d, a := &r.Desired, &r.Actual
 	caps := s.caps(r)
@@ -237,21 +266,21 @@ func (s *Service) next(r *Record, now time.Time) step {
 	case targetEnabled:
 		switch {
 		case !a.Exists:
-			return s.create
+			return (*pass).create
 		case a.PlanID != d.Plan.ID && d.Plan.ID != "":
 			if a.Provider == "purevpn" && d.Plan.Provider == a.Provider && !samePureVPNAccount(a, d) {
-				return s.create // a new account of the new package; the old one is retired
+				return (*pass).create // a new account of the new package; the old one is retired
 			}
-			return s.local("plan", func(r *Record) {
+			return local("plan", func(r *Record) {
 				r.Actual.PlanID = r.Desired.Plan.ID
 				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%s", events.AuditPlanChanged, r.Key, r.Desired.Plan.ID), Kind: events.AuditPlanChanged})
 			})
 		case !a.Enabled && caps.Suspend:
-			return s.setEnabled(true)
+			return setEnabled(true)
 		case caps.Renew && !d.OneOff && d.PaidThrough.After(a.Expiry.Add(renewSlack)):
-			return s.renew
+			return (*pass).renew
 		case !caps.Renew && d.PaidThrough.After(a.Expiry):
-			return s.local("expiry", func(r *Record) {
+			return local("expiry", func(r *Record) {
 				r.Actual.Expiry = r.Desired.PaidThrough
 				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditAccountRenewed, r.Key, r.Actual.Expiry.Unix()),
 					Kind: events.AuditAccountRenewed, PeriodEnd: r.Actual.Expiry})
@@ -259,18 +288,18 @@ func (s *Service) next(r *Record, now time.Time) step {
 		}
 	case targetDisabled:
 		if a.Exists && caps.Suspend && a.Enabled {
-			return s.setEnabled(false)
+			return setEnabled(false)
 		}
 		if a.Exists && !caps.Suspend {
-			return s.remove(false)
+			return remove(false)
 		}
 	case targetDeleted:
 		if a.Exists {
-			return s.remove(true)
+			return remove(true)
 		}
 		if !a.Deleted && a.Generation > 0 && (d.Status == StatusCanceled || d.Status == StatusRefunded) {
 			// VPNKI: the tunnel went at cancellation; the retention is over now.
-			return s.local("deleted", func(r *Record) {
+			return local("deleted", func(r *Record) {
 				r.Actual.Deleted = true
 				s.owe(r, PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Deleted, r.Actual.Generation), Kind: notify.Deleted})
 				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditDeleted, r.Key, r.Actual.Generation), Kind: events.AuditDeleted})
@@ -278,10 +307,10 @@ func (s *Service) next(r *Record, now time.Time) step {
 		}
 	}
 	if len(a.Retired) > 0 {
-		return s.retire
+		return (*pass).retire
 	}
 	if len(r.Mail) > 0 {
-		return s.email(r.Mail[0])
+		return email(r.Mail[0])
 	}
 	return nil
 }
@@ -298,10 +327,10 @@ func newAttempt() string {
 
 // intent writes a Step for name if the record still wants it (want) and
 // this worker still holds the lease.
-func (s *Service) intent(ctx context.Context, key, name string, want func(r *Record) bool) (*Record, *Step, error) {
+func (s *pass) intent(ctx context.Context, key, name string, want func(r *Record) bool) (*Record, *Step, error) {
 	st := &Step{Name: name, Attempt: newAttempt(), Owner: s.cfg.Owner, Started: s.cfg.Now().UTC()}
 	r, _, err := s.store.Update(ctx, key, func(r *Record) error {
-		if r.Lease == nil || r.Lease.Owner != s.cfg.Owner {
+		if !s.holds(r) {
 			return &LeasedError{Until: s.cfg.Now()}
 		}
 		if r.Step != nil || !want(r) {
@@ -319,13 +348,13 @@ func (s *Service) intent(ctx context.Context, key, name string, want func(r *Rec
 }
 
 // result writes the outcome of st with apply and clears the step.
-func (s *Service) result(ctx context.Context, key string, st *Step, apply func(r *Record)) (*Record, error) {
+func (s *pass) result(ctx context.Context, key string, st *Step, apply func(r *Record)) (*Record, error) {
 	r, _, err := s.store.Update(ctx, key, func(r *Record) error {
 		if r.Step == nil || r.Step.Attempt != st.Attempt {
 			return fmt.Errorf("step %s attempt %s was taken over", st.Name, st.Attempt)
 		}
 		r.Step = nil
-		if r.Lease != nil && r.Lease.Owner == s.cfg.Owner {
+		if s.holds(r) {
 			r.Lease.Until = s.cfg.Now().Add(s.cfg.LeaseFor)
 		}
 		apply(r)
@@ -339,10 +368,10 @@ func (s *Service) result(ctx context.Context, key string, st *Step, apply func(r
 }
 
 // local is a step with no provider call: one CAS write.
-func (s *Service) local(name string, apply func(r *Record)) step {
-	return func(ctx context.Context, r *Record) (*Record, error) {
+func local(name string, apply func(r *Record)) step {
+	return func(s *pass, ctx context.Context, r *Record) (*Record, error) {
 		r, _, err := s.store.Update(ctx, r.Key, func(r *Record) error {
-			if r.Lease == nil || r.Lease.Owner != s.cfg.Owner || r.Step != nil {
+			if !s.holds(r) || r.Step != nil {
 				return errStale
 			}
 			apply(r)
@@ -357,7 +386,7 @@ func (s *Service) local(name string, apply func(r *Record)) step {
 
 // call runs one provider call as a step: intent, call, result. On failure
 // the intent is cleared and the call's error returned.
-func (s *Service) call(ctx context.Context, r *Record, name string, want func(*Record) bool,
+func (s *pass) call(ctx context.Context, r *Record, name string, want func(*Record) bool,
 	do func(ctx context.Context, p Provider, r *Record) (func(*Record), error)) (*Record, error) {
 	p, err := s.provider(r)
 	if err != nil {
@@ -378,7 +407,7 @@ func (s *Service) call(ctx context.Context, r *Record, name string, want func(*R
 	return s.result(ctx, r.Key, st, apply)
 }
 
-func (s *Service) create(ctx context.Context, r *Record) (*Record, error) {
+func (s *pass) create(ctx context.Context, r *Record) (*Record, error) {
 	p, err := s.provider(&Record{Desired: r.Desired}) // a new account is at the plan's provider
 	if err != nil {
 		return r, err
@@ -443,7 +472,7 @@ func (s *Service) create(ctx context.Context, r *Record) (*Record, error) {
 
 // createFailed records a failed create. An uncertain one may have made the
 // account, so it is never retried blindly: it goes to adoption or review.
-func (s *Service) createFailed(ctx context.Context, key string, st *Step, callErr error) (*Record, error) {
+func (s *pass) createFailed(ctx context.Context, key string, st *Step, callErr error) (*Record, error) {
 	uncertain := errors.Is(callErr, providers.ErrUncertain)
 	r, err := s.result(ctx, key, st, func(r *Record) {
 		if uncertain {
@@ -463,7 +492,7 @@ func (s *Service) createFailed(ctx context.Context, key string, st *Step, callEr
 // a tunnel made at the time of the lost create and claimed by no other
 // record is the one it made. Its password was never received, so it is
 // deleted, and the next step creates afresh: one account at the end.
-func (s *Service) adopt(ctx context.Context, r *Record) (*Record, error) {
+func (s *pass) adopt(ctx context.Context, r *Record) (*Record, error) {
 	p, err := s.provider(&Record{Desired: r.Desired})
 	if err != nil {
 		return r, err
@@ -508,12 +537,12 @@ func (s *Service) adopt(ctx context.Context, r *Record) (*Record, error) {
 }
 
 // setEnabled enables or disables a PureVPN account, and owes the email.
-func (s *Service) setEnabled(enabled bool) step {
+func setEnabled(enabled bool) step {
 	name := stepDisable
 	if enabled {
 		name = stepEnable
 	}
-	return func(ctx context.Context, r *Record) (*Record, error) {
+	return func(s *pass, ctx context.Context, r *Record) (*Record, error) {
 		return s.call(ctx, r, name, func(r *Record) bool { return r.Actual.Exists && r.Actual.Enabled != enabled },
 			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
 				if err := p.SetEnabled(ctx, r.Actual.Username, enabled); err != nil {
@@ -555,8 +584,8 @@ func (s *Service) owe(r *Record, m PendingEmail) {
 }
 
 // remove deletes the account: for good (final), or as VPNKI's suspension.
-func (s *Service) remove(final bool) step {
-	return func(ctx context.Context, r *Record) (*Record, error) {
+func remove(final bool) step {
+	return func(s *pass, ctx context.Context, r *Record) (*Record, error) {
 		return s.call(ctx, r, stepDelete, func(r *Record) bool { return r.Actual.Exists },
 			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
 				if err := p.Delete(ctx, r.Actual.Username); err != nil {
@@ -585,7 +614,7 @@ func (s *Service) remove(final bool) step {
 
 // renew reads the PureVPN expiry first and renews only what is short of
 // the paid-through time: renew is not idempotent.
-func (s *Service) renew(ctx context.Context, r *Record) (*Record, error) {
+func (s *pass) renew(ctx context.Context, r *Record) (*Record, error) {
 	return s.call(ctx, r, stepRenew, func(r *Record) bool { return r.Actual.Exists },
 		func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
 			remote, err := p.Lookup(ctx, r.Actual.Username)
@@ -617,7 +646,7 @@ func (s *Service) renew(ctx context.Context, r *Record) (*Record, error) {
 }
 
 // retire deletes an account replaced by a plan change.
-func (s *Service) retire(ctx context.Context, r *Record) (*Record, error) {
+func (s *pass) retire(ctx context.Context, r *Record) (*Record, error) {
 	old := r.Actual.Retired[0]
 	return s.call(ctx, r, stepRetire, func(r *Record) bool { return slices.Contains(r.Actual.Retired, old) },
 		func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
@@ -633,8 +662,8 @@ func (s *Service) retire(ctx context.Context, r *Record) (*Record, error) {
 }
 
 // email sends a pending email.
-func (s *Service) email(m PendingEmail) step {
-	return func(ctx context.Context, r *Record) (*Record, error) {
+func email(m PendingEmail) step {
+	return func(s *pass, ctx context.Context, r *Record) (*Record, error) {
 		r, st, err := s.intent(ctx, r.Key, mailPrefix+m.ID, func(r *Record) bool { return r.owes(m.ID) })
 		if err != nil {
 			return r, err
@@ -676,7 +705,7 @@ func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
 
 // mailed writes the outcome of sending m. A temporary failure leaves it
 // pending; a permanent one records it as failed (and reports it).
-func (s *Service) mailed(ctx context.Context, key string, st *Step, m PendingEmail, msg notify.Message, sendErr error) (*Record, error) {
+func (s *pass) mailed(ctx context.Context, key string, st *Step, m PendingEmail, msg notify.Message, sendErr error) (*Record, error) {
 	permanent := errors.Is(sendErr, notify.ErrPermanent)
 	if sendErr != nil && !permanent {
 		if _, err := s.result(ctx, key, st, func(*Record) {}); err != nil {

@@ -133,9 +133,12 @@ type PendingEmail struct {
 	InvoiceURL string      `json:"invoice_url,omitempty"`
 }
 
-// Lease marks the worker driving a record.
+// Lease marks the one acquisition driving a record: the worker process
+// (Owner) and which of its passes (Token). A lease written by a release
+// without tokens has Token "".
 type Lease struct {
 	Owner string    `json:"owner"`
+	Token string    `json:"token,omitempty"`
 	Until time.Time `json:"until"`
 }
 

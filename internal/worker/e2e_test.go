@@ -495,7 +495,7 @@ func TestJetStreamDownAnswers503ThenTheRetryIsProcessedOnce(t *testing.T) {
 // account is disabled and the customer told, with no further Stripe event.
 func TestGracePeriodEndsByTimer(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *worker.Config) { c.Provisioning.GracePeriod = 2 * time.Second })
+	b := setup(t, func(c *worker.Config) { c.Provisioning.GracePeriod = new(2 * time.Second) })
 	evID, c := checkout("std-monthly", "late@example.com")
 	now := time.Now()
 	if code, body := b.post(t, stripetest.CheckoutCompleted(evID, now, c), webhookSecret, now); code != http.StatusOK {

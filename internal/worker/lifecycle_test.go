@@ -155,7 +155,7 @@ func (w *world) newRun(t *testing.T, start time.Time) *run {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.svc = provisioning.New(provisioning.Config{Now: r.clock.Now, GracePeriod: grace, DeleteAfter: deleteAfter},
+	r.svc = provisioning.New(provisioning.Config{Now: r.clock.Now, GracePeriod: new(grace), DeleteAfter: new(deleteAfter)},
 		w.store, w.jsc, map[providers.Name]provisioning.Provider{
 			providers.PureVPN: worker.PureVPN{Client: pc, Now: r.clock.Now},
 			providers.VPNKI:   worker.VPNKI{Client: vc},

@@ -1,0 +1,59 @@
+package provisioning
+
+import (
+	"context"
+	"sync"
+)
+
+// keyLocks serializes, within one process, the handlers of one record: a
+// Service takes a record's lock before its KV lease, so two handlers of one
+// process never drive one record at once (and never mistake each other's
+// step in flight for a crash). Handlers of other records are not held up.
+// The zero value is ready to use.
+type keyLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyLock
+}
+
+type keyLock struct {
+	sem  chan struct{} // a lock that a waiter can give up on (ctx)
+	refs int           // holders and waiters; the entry goes at zero
+}
+
+// lock waits for key's lock or for ctx to end. The returned func unlocks.
+func (k *keyLocks) lock(ctx context.Context, key string) (func(), error) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyLock{sem: make(chan struct{}, 1)}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+
+	select {
+	case l.sem <- struct{}{}:
+		return func() { <-l.sem; k.done(key, l) }, nil
+	case <-ctx.Done():
+		k.done(key, l)
+		return nil, ctx.Err()
+	}
+}
+
+func (k *keyLocks) done(key string, l *keyLock) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if l.refs--; l.refs == 0 {
+		delete(k.locks, key)
+	}
+}
+
+// held reports how many records have holders or waiters (tests).
+func (k *keyLocks) held() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.locks)
+}
