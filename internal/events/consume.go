@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -22,12 +23,16 @@ import (
 //     to stream DEAD with the reason, then Term.
 //   - an error wrapping a *SystemicError (Systemic): NakWithDelay, and the
 //     consumer stops pulling for Config.PauseFor: the fault is not the
-//     message's, so the queue must not be burned through. On the last
-//     delivery the message is dead-lettered as well: JetStream would not
-//     deliver it again.
+//     message's, so the queue must not be burned through. From delivery
+//     MaxDeliver on, the message is dead-lettered as well.
 //   - any other error: NakWithDelay with a delay growing with the delivery
-//     count (or the *RetryError's own delay), until MaxDeliver, when it is
-//     dead-lettered like a permanent error.
+//     count (or the *RetryError's own delay), until delivery MaxDeliver,
+//     when it is dead-lettered like a permanent error.
+//
+// A dead letter that cannot be stored is retried in the process, then the
+// message is Nak'ed: the consumer's own MaxDeliver is unlimited, so it
+// always comes back, and no message is left un-acked with no delivery to
+// come.
 //
 // A handler must be idempotent: any message may be delivered more than once.
 // ctx is not canceled when the consumer stops: work in flight finishes, so a
@@ -75,10 +80,18 @@ type ConsumerConfig struct {
 	RetryMax time.Duration
 	// PauseFor is how long pulling stops after a systemic error. Default 1m.
 	PauseFor time.Duration
-	// MaxDeliver must match the consumer's; the last delivery's failure is dead-lettered. Default 20.
+	// MaxDeliver is Config.MaxDeliver: a failure of that delivery or a later
+	// one is dead-lettered. Default 20.
 	MaxDeliver int
+	// DeadLetterRetryFor bounds the in-process retries of storing a dead
+	// letter; after it the message is redelivered later and tried again.
+	// Default 30s.
+	DeadLetterRetryFor time.Duration
 	// AckWait must match the consumer's; InProgress is sent every third of it. Default 60s.
 	AckWait time.Duration
+	// PullWait is how long one pull request waits for messages before
+	// another is made. Default 5s.
+	PullWait time.Duration
 	// Logger; default none.
 	Logger *zap.Logger
 	// Observe, if set, is called with every settled message's outcome
@@ -108,6 +121,12 @@ func (c ConsumerConfig) WithDefaults() ConsumerConfig {
 	if c.AckWait <= 0 {
 		c.AckWait = 60 * time.Second
 	}
+	if c.PullWait <= 0 {
+		c.PullWait = 5 * time.Second
+	}
+	if c.DeadLetterRetryFor <= 0 {
+		c.DeadLetterRetryFor = 30 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -133,61 +152,121 @@ func NewConsumer(js jetstream.JetStream, cons jetstream.Consumer, handler Handle
 
 // Run pulls and handles messages until ctx is canceled, then waits for the
 // handlers in flight to settle their messages and returns nil. It returns an
-// error only if pulling cannot start.
+// error only if the consumer does not exist.
+//
+// Pulling is credit-based: the loop waits for at least one free handler
+// slot, takes every slot that is free, and fetches at most that many
+// messages; each message starts its handler as it arrives. So a message is
+// pulled only when a handler is free to take it (nothing waits in this
+// process while other workers idle), a full batch is asked for whenever
+// several handlers are free (raising Concurrency raises the pull rate), and
+// the library's dispatch goroutine is never blocked by a busy handler.
 func (c *Consumer) Run(ctx context.Context) error {
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, c.cfg.Concurrency)
+	slots := make(chan struct{}, c.cfg.Concurrency) // a token per running handler
 	var wg sync.WaitGroup
-	// mu orders the callback's check of hctx and wg.Add before the cancel
-	// and wg.Wait below: once stopping, no handler starts.
-	var mu sync.Mutex
-	cc, err := c.cons.Consume(func(msg jetstream.Msg) {
-		for {
-			if !c.gate.wait(hctx, msg, c.cfg.AckWait/3) || !c.acquire(hctx, sem, msg) {
-				_ = msg.Nak() // not started: let another worker have it now
-				return
-			}
-			if c.gate.isOpen() {
-				break
-			}
-			<-sem // paused while waiting for the slot: give it back, wait again
+	defer func() {
+		wg.Wait()
+		c.gate.stop()
+	}()
+	failures := 0
+	for {
+		n := c.credits(ctx, slots)
+		if n == 0 {
+			return nil // stopping
 		}
-		mu.Lock()
-		if hctx.Err() != nil { // stopping: start nothing new
-			mu.Unlock()
-			<-sem
-			_ = msg.Nak()
-			return
+		// A pause holds pulling back before the fetch, so no message is
+		// held during it.
+		if !c.gate.wait(ctx, nil, 0) {
+			release(slots, n)
+			return nil
 		}
+		started, err := c.pull(ctx, n, slots, &wg)
+		release(slots, n-started)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, jetstream.ErrConsumerDeleted):
+			return fmt.Errorf("consume: %w", err)
+		case err != nil:
+			// NATS away, a leader election: pull again after a short wait.
+			failures++
+			wait := min(time.Duration(failures)*100*time.Millisecond, 5*time.Second)
+			if failures == 1 || failures%50 == 0 {
+				c.log.Warn("pull failed; retrying", zap.Int("failures", failures), zap.Duration("in", wait), zap.Error(err))
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+		default:
+			failures = 0
+		}
+	}
+}
+
+// credits waits for a free handler slot and then takes every other free
+// one; it returns how many it took, or 0 once ctx ends.
+func (c *Consumer) credits(ctx context.Context, slots chan struct{}) int {
+	select {
+	case slots <- struct{}{}:
+	case <-ctx.Done():
+		return 0
+	}
+	n := 1
+	for n < cap(slots) {
+		select {
+		case slots <- struct{}{}:
+			n++
+		default:
+			return n
+		}
+	}
+	return n
+}
+
+func release(slots chan struct{}, n int) {
+	for range n {
+		<-slots
+	}
+}
+
+// pull fetches up to n messages, waiting up to PullWait for the first, and
+// starts a handler for each as it arrives; each handler frees one slot when
+// its message is settled. It returns how many handlers it started.
+func (c *Consumer) pull(ctx context.Context, n int, slots chan struct{}, wg *sync.WaitGroup) (int, error) {
+	fctx, cancel := context.WithTimeout(ctx, c.cfg.PullWait)
+	defer cancel()
+	batch, err := c.cons.Fetch(n, jetstream.FetchContext(fctx))
+	if err != nil {
+		return 0, err
+	}
+	started := 0
+	for msg := range batch.Messages() {
+		started++
 		wg.Add(1)
-		mu.Unlock()
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-slots; wg.Done() }()
+			// A pause that began as this batch arrived: the message waits,
+			// kept alive, for it to end. Every message pulled is handled and
+			// settled, even when the consumer stops meanwhile: a message
+			// dropped on its last delivery would never come back.
+			_ = c.gate.wait(ctx, msg, c.cfg.AckWait/3)
 			// In-flight work finishes even when the consumer stops: a provider
 			// call cut short is an uncertain one. Provider timeouts bound it.
-			if serr := c.handle(context.WithoutCancel(hctx), msg); serr != nil {
+			if serr := c.handle(context.WithoutCancel(ctx), msg); serr != nil {
 				c.pause(serr)
 			}
 		}()
-	}, jetstream.PullMaxMessages(1)) // pull only as a slot frees: a pulled message waits, kept alive
-	if err != nil {
-		return fmt.Errorf("consume: %w", err)
 	}
-	<-ctx.Done()
-	mu.Lock()
-	cancel()
-	mu.Unlock()
-	cc.Stop()
-	<-cc.Closed()
-	wg.Wait()
-	c.gate.stop()
-	return nil
+	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return started, err
+	}
+	return started, nil
 }
 
-// pause stops new work for PauseFor after a systemic failure. Pulling is
-// not stopped: the one message already pulled waits at the gate, kept
-// alive with InProgress, and nothing more is pulled meanwhile.
+// pause stops pulling for PauseFor after a systemic failure. Handlers
+// already running finish; nothing new is pulled meanwhile.
 func (c *Consumer) pause(err error) {
 	if !c.gate.close() {
 		return // already paused
@@ -209,12 +288,6 @@ type gate struct {
 	mu     sync.Mutex
 	closed chan struct{} // non-nil while paused; closed when it reopens
 	timer  *time.Timer
-}
-
-func (g *gate) isOpen() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.closed == nil
 }
 
 // close pauses; it reports false if already paused.
@@ -251,8 +324,8 @@ func (g *gate) stop() {
 	}
 }
 
-// wait returns true once the gate is open, false if ctx ends first; msg is
-// kept alive meanwhile.
+// wait returns true once the gate is open, false if ctx ends first. A msg
+// that is not nil is kept alive meanwhile, with InProgress every heartbeat.
 func (g *gate) wait(ctx context.Context, msg jetstream.Msg, heartbeat time.Duration) bool {
 	for {
 		g.mu.Lock()
@@ -261,38 +334,23 @@ func (g *gate) wait(ctx context.Context, msg jetstream.Msg, heartbeat time.Durat
 		if ch == nil {
 			return true
 		}
-		t := time.NewTimer(heartbeat)
+		var beat <-chan time.Time
+		var t *time.Timer
+		if msg != nil {
+			t = time.NewTimer(heartbeat)
+			beat = t.C
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-t.C:
+		case <-beat:
 			_ = msg.InProgress()
 		}
-		t.Stop()
-	}
-}
-
-// acquire waits for a free handler slot, sending InProgress meanwhile so
-// that msg is not redelivered while it waits. It reports false if ctx ends
-// first.
-func (c *Consumer) acquire(ctx context.Context, sem chan struct{}, msg jetstream.Msg) bool {
-	select {
-	case sem <- struct{}{}:
-		return true
-	default:
-	}
-	t := time.NewTicker(c.cfg.AckWait / 3)
-	defer t.Stop()
-	for {
-		select {
-		case sem <- struct{}{}:
-			return true
-		case <-ctx.Done():
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
 			return false
-		case <-t.C:
-			_ = msg.InProgress()
 		}
 	}
 }
@@ -371,6 +429,26 @@ func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, err error) (ou
 	}
 }
 
+// storeDeadLetter publishes the dead letter, retrying with backoff for up
+// to DeadLetterRetryFor (a stream leader election, DEAD briefly away) and
+// keeping msg alive meanwhile. The dedup id makes a retry after a lost
+// PubAck harmless.
+func (c *Consumer) storeDeadLetter(msg jetstream.Msg, id string, h nats.Header) error {
+	bo := backoff.NewExponentialBackOff(backoff.WithInitialInterval(100*time.Millisecond),
+		backoff.WithMaxInterval(2*time.Second), backoff.WithMaxElapsedTime(c.cfg.DeadLetterRetryFor))
+	lastBeat := time.Now()
+	return backoff.Retry(func() error {
+		if time.Since(lastBeat) > c.cfg.AckWait/3 {
+			_ = msg.InProgress()
+			lastBeat = time.Now()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err := Publish(ctx, c.js, deadSubjectPrefix+msg.Subject(), id, msg.Data(), h)
+		return err
+	}, bo)
+}
+
 func (c *Consumer) retryDelay(delivered uint64) time.Duration {
 	d := c.cfg.RetryBase
 	for i := uint64(1); i < delivered && d < c.cfg.RetryMax; i++ {
@@ -390,7 +468,9 @@ const (
 )
 
 // deadLetter copies msg to stream DEAD with the reason, then terms it. If the
-// copy cannot be stored the message is Nak'ed instead: nothing is dropped.
+// copy cannot be stored, even after retrying in the process for
+// DeadLetterRetryFor, the message is Nak'ed instead and comes back: nothing
+// is dropped.
 func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, log *zap.Logger, cause error) string {
 	meta, _ := msg.Metadata()
 	var stream string
@@ -414,9 +494,11 @@ func (c *Consumer) deadLetter(ctx context.Context, msg jetstream.Msg, log *zap.L
 	h.Set(HeaderDeadCount, strconv.FormatUint(delivered, 10))
 	h.Set(HeaderDeadTime, time.Now().UTC().Format(time.RFC3339))
 	id := fmt.Sprintf("dead:%s:%d", stream, seq)
-	if _, err := Publish(ctx, c.js, deadSubjectPrefix+msg.Subject(), id, msg.Data(), h); err != nil {
-		log.Error("dead letter not stored; will retry", zap.NamedError("cause", cause), zap.Error(err))
-		_ = msg.NakWithDelay(c.cfg.RetryBase)
+	if err := c.storeDeadLetter(msg, id, h); err != nil {
+		// The consumer never stops redelivering (its MaxDeliver is
+		// unlimited): the next delivery tries again.
+		log.Error("dead letter not stored; the message comes back to try again", zap.NamedError("cause", cause), zap.Error(err))
+		_ = msg.NakWithDelay(c.retryDelay(delivered))
 		return "retry"
 	}
 	log.Error("dead-lettered", zap.Error(cause))

@@ -74,7 +74,9 @@ type Config struct {
 	// AckWait is how long the worker may hold a message before it is redelivered;
 	// the consume loop sends InProgress while a handler runs. Default 60s.
 	AckWait time.Duration
-	// MaxDeliver is how many times a message is delivered before it is dead-lettered. Default 20.
+	// MaxDeliver is how many times a message is delivered before the
+	// consume loop dead-letters it (the server keeps delivering until it
+	// has). Default 20.
 	MaxDeliver int
 }
 
@@ -207,11 +209,14 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Topology, 
 // share on stream STRIPE.
 func (t *Topology) WorkerConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	c, err := t.JS.CreateOrUpdateConsumer(ctx, StreamStripe, jetstream.ConsumerConfig{
-		Durable:       ConsumerWorker,
-		Description:   "vpnbill workers: Stripe events to provider accounts",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       t.Config.AckWait,
-		MaxDeliver:    t.Config.MaxDeliver,
+		Durable:     ConsumerWorker,
+		Description: "vpnbill workers: Stripe events to provider accounts",
+		AckPolicy:   jetstream.AckExplicitPolicy,
+		AckWait:     t.Config.AckWait,
+		// The consume loop dead-letters a message after Config.MaxDeliver
+		// deliveries; the server itself never gives up on one, so a message
+		// whose dead letter could not be stored yet always comes back.
+		MaxDeliver:    -1,
 		MaxAckPending: 1000,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		Replicas:      t.Config.Replicas,
