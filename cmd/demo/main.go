@@ -148,6 +148,14 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// With a Stripe API key, prices named only by id (checkouts without
+	// metadata, basil+ invoice lines) are found by their lookup keys.
+	var lineItems billing.LineItems
+	if k := os.Getenv("STRIPE_API_KEY"); k != "" {
+		if lineItems, err = billing.NewStripeLineItems(k, ""); err != nil {
+			return err
+		}
+	}
 
 	nc, js, err := ns.Connect("vpnbill-demo-webhook")
 	if err != nil {
@@ -179,6 +187,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	go func() {
 		errc <- worker.Run(runCtx, wjs, worker.Config{
 			Plans:          plans,
+			LineItems:      lineItems,
 			PureVPN:        purevpn.Config{URL: pureSrv.URL, User: pureUser, Password: purePass},
 			VPNKI:          vpnki.Config{URL: vpnkiSrv.URL + "/index.php", Key: vpnkiKey},
 			Mail:           notify.Config{URL: catcher.URL(), From: "VPN Shop <support@vpnshop.example>"},
@@ -200,15 +209,20 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	fmt.Fprintf(out, `
 Serving until Ctrl-C. To forward real Stripe test-mode events here:
 
-  stripe listen --api-version %s --forward-to %s
-  # then restart the demo with the secret it prints:
-  STRIPE_WEBHOOK_SECRET=whsec_... go run ./cmd/demo
+  %s
+  # then restart the demo accepting the Stripe CLI's signing secret:
+  STRIPE_WEBHOOK_SECRET=$(stripe listen --print-secret) go run ./cmd/demo -addr %s
 
+Stripe sends each event in your account's default API version. vpnbill reads these families
+and their later versions: %s.
+If your account's default is older, add --latest (Stripe's newest version) to stripe listen.
 Events of these types are acted on: %s
-Checkout sessions need metadata plan=std-monthly (PureVPN) or plan=tunnel-monthly (VPNKI),
-or a price with lookup key std_monthly or tunnel_monthly.
+Checkout sessions need metadata plan=std-monthly (PureVPN) or plan=tunnel-monthly (VPNKI). Prices
+with lookup key std_monthly or tunnel_monthly are recognized too; set STRIPE_API_KEY (a test-mode
+key) for checkouts without that metadata and for invoices of API version basil and later, which
+name their price by id only.
 Emails are kept in %s.
-`, billing.APIVersion, hookURL, strings.Join(billing.HandledTypes, ", "), mailDir)
+`, listenCommand(hookURL), ln.Addr(), strings.Join(billing.ReadableVersions, ", "), strings.Join(billing.HandledTypes, ", "), mailDir)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -218,6 +232,12 @@ Emails are kept in %s.
 	cancel()
 	waitAll(errc, log)
 	return nil
+}
+
+// listenCommand is the Stripe CLI command that forwards test-mode events
+// of every type vpnbill handles to hookURL.
+func listenCommand(hookURL string) string {
+	return "stripe listen --events " + strings.Join(billing.HandledTypes, ",") + " --forward-to " + hookURL
 }
 
 // sample posts a signed checkout to the webhook and waits for its email.

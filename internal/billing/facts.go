@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/stripe/stripe-go/v76"
 )
 
 // Kind is what a Stripe event says about a customer's service.
@@ -34,6 +32,12 @@ const (
 	Refunded Kind = "refunded"
 	// Disputed: the payment is disputed.
 	Disputed Kind = "disputed"
+	// PaymentLinked: an invoice was paid by a payment intent or charge. It
+	// changes no service: it names the payment's ids with the invoice's, so
+	// that a later refund or dispute, whose charge names no invoice from API
+	// version basil on, finds the invoice's account. Key is empty, like a
+	// charge fact's.
+	PaymentLinked Kind = "payment_linked"
 )
 
 // Fact is one Stripe event translated into what it means for a service.
@@ -45,8 +49,9 @@ type Fact struct {
 	Livemode  bool
 
 	// Key is the account record: the subscription id, or the checkout
-	// session id of a one-off order. Empty for charge facts, which name
-	// only PaymentIntent / Invoice / Charge: the worker resolves those.
+	// session id of a one-off order. Empty for charge and payment-link
+	// facts, which name only PaymentIntent / Invoice / Charge: the worker
+	// resolves those.
 	Key             string
 	OneOff          bool
 	Customer        string
@@ -83,101 +88,110 @@ var ErrIgnored = errors.New("ignored")
 // a configuration problem for an operator, not something a retry fixes.
 var ErrUnknownPlan = errors.New("unknown plan")
 
-// LineItems lists the price ids and lookup keys a checkout session bought,
-// through the Stripe API, for sessions whose metadata names no plan.
+// errNoPlan is the ErrUnknownPlan of prices no plan lists.
+var errNoPlan = fmt.Errorf("%w: no plan", ErrUnknownPlan)
+
+// LineItems reads, through the Stripe API, what a webhook event does not
+// carry: the prices a checkout session bought (for sessions whose metadata
+// names no plan), and a price's lookup key (from API version basil on an
+// invoice line names its price by id only).
 type LineItems interface {
+	// SessionPrices returns the price ids and lookup keys of the session's
+	// line items.
 	SessionPrices(ctx context.Context, sessionID string) ([]string, error)
+	// PriceKeys returns the price's id and, if it has one, lookup key.
+	PriceKeys(ctx context.Context, priceID string) ([]string, error)
 }
 
 // Translator turns Stripe events into facts.
 type Translator struct {
 	Catalog *Catalog
-	// LineItems is used when a checkout session's metadata has no "plan";
-	// nil means such sessions are ErrUnknownPlan.
+	// LineItems is used when a checkout session's metadata has no "plan",
+	// and when an invoice line names by id only a price the catalog lacks;
+	// nil means such sessions and invoices are ErrUnknownPlan.
 	LineItems LineItems
 }
 
-// Translate reads payload, a verified Stripe event. Errors: ErrMalformed (a
-// payload that cannot be read), ErrUnknownPlan, ErrIgnored (with the reason),
-// or a LineItems error (retryable). With an error, the returned fact holds
-// the ids that could be read.
+// Translate reads payload, a verified Stripe event, by the fields of its
+// api_version (see ReadsVersion). Errors: ErrMalformed (a payload that
+// cannot be read: a version vpnbill does not read, or an object without a
+// field the fact needs — the error names the version and the field),
+// ErrUnknownPlan, ErrIgnored (with the reason: only for what buys no
+// service), or a LineItems error (retryable). With an error, the returned
+// fact holds the ids that could be read.
 func (t *Translator) Translate(ctx context.Context, payload []byte) (Fact, error) {
 	env, err := ParseEnvelope(payload)
 	if err != nil {
 		return Fact{}, err
+	}
+	f := Fact{EventID: env.ID, EventType: env.Type, Created: env.CreatedTime(), Livemode: env.Livemode}
+	wrap := func(err error) error { return fmt.Errorf("event %s (%s): %w", env.ID, env.Type, err) }
+	if !Handled(env.Type) {
+		return f, wrap(fmt.Errorf("%w: event type %s is not handled", ErrIgnored, env.Type))
+	}
+	r, err := readerFor(env.APIVersion)
+	if err != nil {
+		return f, wrap(err)
 	}
 	var ev struct {
 		Data struct {
 			Object json.RawMessage `json:"object"`
 		} `json:"data"`
 	}
-	// data.object must be an object: stripe-go reads a bare string as an
-	// expandable id, so "sub_1" would otherwise read as that subscription.
+	// data.object must be an object: an expandable field reads a bare
+	// string as an id, so "sub_1" would otherwise read as that subscription.
 	if err := json.Unmarshal(payload, &ev); err != nil || !bytes.HasPrefix(bytes.TrimSpace(ev.Data.Object), []byte("{")) {
-		return Fact{}, fmt.Errorf("%w: event %s has no data.object", ErrMalformed, env.ID)
+		return f, fmt.Errorf("%w: event %s has no data.object", ErrMalformed, env.ID)
 	}
-	f := Fact{EventID: env.ID, EventType: env.Type, Created: env.CreatedTime(), Livemode: env.Livemode}
 	obj := ev.Data.Object
 	switch env.Type {
 	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed:
-		err = t.checkout(ctx, &f, obj)
+		err = t.checkout(ctx, r, &f, obj)
 	case EventInvoicePaid, EventInvoicePaymentFailed:
-		err = t.invoice(&f, obj)
+		err = t.invoice(ctx, r, &f, obj)
+	case EventInvoicePaymentPaid:
+		err = r.invoicePayment(&f, obj)
 	case EventSubscriptionUpdated, EventSubscriptionDeleted:
-		err = t.subscription(&f, obj)
+		err = t.subscription(r, &f, obj)
 	case EventChargeRefunded:
-		err = charge(&f, obj)
+		err = r.charge(&f, obj)
 	case EventChargeDisputeCreated:
-		err = dispute(&f, obj)
+		err = r.dispute(&f, obj)
 	default:
-		err = fmt.Errorf("%w: event type %s is not handled", ErrIgnored, env.Type)
+		err = fmt.Errorf("%w: handled event type %s has no translation", ErrMalformed, env.Type)
 	}
 	if err != nil {
 		// The partial fact names what was read, for the skip's audit record.
-		return f, fmt.Errorf("event %s (%s): %w", env.ID, env.Type, err)
+		return f, wrap(err)
 	}
 	return f, nil
 }
 
-func decode(obj json.RawMessage, v any, what string) error {
-	if err := json.Unmarshal(obj, v); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrMalformed, what, err)
-	}
-	return nil
-}
-
-func (t *Translator) checkout(ctx context.Context, f *Fact, obj json.RawMessage) error {
-	var s stripe.CheckoutSession
-	if err := decode(obj, &s, "checkout session"); err != nil {
+func (t *Translator) checkout(ctx context.Context, r reader, f *Fact, obj json.RawMessage) error {
+	var s checkoutSession
+	if err := r.decode(obj, &s, "checkout session"); err != nil {
 		return err
 	}
 	if s.ID == "" {
-		return fmt.Errorf("%w: checkout session without id", ErrMalformed)
+		return r.malformed("checkout session", "", "no id")
 	}
 	f.CheckoutSession = s.ID
-	f.Amount, f.Currency = s.AmountTotal, string(s.Currency)
-	if s.Customer != nil {
-		f.Customer = s.Customer.ID
-	}
+	f.Amount, f.Currency = s.AmountTotal, s.Currency
+	f.Customer = string(s.Customer)
 	if s.CustomerDetails != nil {
 		f.Email, f.CustomerName = s.CustomerDetails.Email, s.CustomerDetails.Name
 	}
 	if f.Email == "" {
 		f.Email = s.CustomerEmail
 	}
-	if s.PaymentIntent != nil {
-		f.PaymentIntent = s.PaymentIntent.ID
-	}
-	if s.Invoice != nil {
-		f.Invoice = s.Invoice.ID
-	}
+	f.PaymentIntent, f.Invoice = string(s.PaymentIntent), string(s.Invoice)
 	switch s.Mode {
-	case stripe.CheckoutSessionModeSubscription:
-		if s.Subscription == nil || s.Subscription.ID == "" {
-			return fmt.Errorf("%w: subscription checkout %s without subscription", ErrMalformed, s.ID)
+	case "subscription":
+		if s.Subscription == "" {
+			return r.malformed("checkout session", s.ID, "mode subscription but no subscription")
 		}
-		f.Subscription, f.Key = s.Subscription.ID, s.Subscription.ID
-	case stripe.CheckoutSessionModePayment:
+		f.Subscription, f.Key = string(s.Subscription), string(s.Subscription)
+	case "payment":
 		f.Key, f.OneOff = s.ID, true
 	default:
 		return fmt.Errorf("%w: checkout mode %q buys no service", ErrIgnored, s.Mode)
@@ -186,7 +200,7 @@ func (t *Translator) checkout(ctx context.Context, f *Fact, obj json.RawMessage)
 		f.Kind = PurchaseFailed
 		return nil
 	}
-	if s.PaymentStatus != stripe.CheckoutSessionPaymentStatusPaid {
+	if s.PaymentStatus != "paid" {
 		// Completed but unpaid: an async payment (bank debit) is pending; its
 		// async_payment_succeeded event will provision.
 		return fmt.Errorf("%w: checkout %s payment_status %q", ErrIgnored, s.ID, s.PaymentStatus)
@@ -204,7 +218,7 @@ func (t *Translator) checkout(ctx context.Context, f *Fact, obj json.RawMessage)
 	return nil
 }
 
-func (t *Translator) checkoutPlan(ctx context.Context, s *stripe.CheckoutSession) (Plan, error) {
+func (t *Translator) checkoutPlan(ctx context.Context, s *checkoutSession) (Plan, error) {
 	if id := s.Metadata["plan"]; id != "" {
 		p, ok := t.Catalog.ByID(id)
 		if !ok {
@@ -222,7 +236,7 @@ func (t *Translator) checkoutPlan(ctx context.Context, s *stripe.CheckoutSession
 	return t.planOf(prices)
 }
 
-// planOf returns the one plan the prices buy.
+// planOf returns the one plan the prices (ids or lookup keys) buy.
 func (t *Translator) planOf(prices []string) (Plan, error) {
 	var found *Plan
 	for _, price := range prices {
@@ -234,59 +248,62 @@ func (t *Translator) planOf(prices []string) (Plan, error) {
 		}
 	}
 	if found == nil {
-		return Plan{}, fmt.Errorf("%w: no plan for prices %v", ErrUnknownPlan, prices)
+		return Plan{}, fmt.Errorf("%w for prices %v", errNoPlan, prices)
 	}
 	return *found, nil
 }
 
-func priceKeys(p *stripe.Price) []string {
-	if p == nil {
-		return nil
+// pricesPlan returns the one plan the prices buy. A price named by id
+// only (an invoice line from basil on) has no lookup key in the event:
+// when no plan lists the ids, the lookup keys are read from the Stripe API.
+func (t *Translator) pricesPlan(ctx context.Context, r reader, prices []price) (Plan, error) {
+	var keys, bare []string
+	for _, p := range prices {
+		keys = append(keys, p.keys()...)
+		if p.ID != "" && !p.Object {
+			bare = append(bare, p.ID)
+		}
 	}
-	keys := []string{p.ID}
-	if p.LookupKey != "" {
-		keys = append(keys, p.LookupKey)
+	plan, err := t.planOf(keys)
+	if !errors.Is(err, errNoPlan) || len(bare) == 0 {
+		return plan, err
 	}
-	return keys
+	if t.LineItems == nil {
+		return Plan{}, fmt.Errorf("%w (api_version %s names an invoice line's price by id only: list the price id in the plans file, or set a Stripe API key to read its lookup key)", err, r.version)
+	}
+	for _, id := range bare {
+		more, err := t.LineItems.PriceKeys(ctx, id)
+		if err != nil {
+			return Plan{}, fmt.Errorf("read price %s: %w", id, err)
+		}
+		keys = append(keys, more...)
+	}
+	return t.planOf(keys)
 }
 
-func (t *Translator) invoice(f *Fact, obj json.RawMessage) error {
-	var inv stripe.Invoice
-	if err := decode(obj, &inv, "invoice"); err != nil {
+func (t *Translator) invoice(ctx context.Context, r reader, f *Fact, obj json.RawMessage) error {
+	inv, err := r.readInvoice(obj)
+	f.Invoice = inv.ID
+	if err != nil {
 		return err
 	}
-	if inv.ID == "" {
-		return fmt.Errorf("%w: invoice without id", ErrMalformed)
+	if inv.noSub != nil {
+		return inv.noSub
 	}
-	f.Invoice = inv.ID
-	if inv.Subscription == nil || inv.Subscription.ID == "" {
-		return fmt.Errorf("%w: invoice %s belongs to no subscription", ErrIgnored, inv.ID)
-	}
-	f.Subscription, f.Key = inv.Subscription.ID, inv.Subscription.ID
+	f.Subscription, f.Key = inv.subscription, inv.subscription
 	f.Email, f.CustomerName = inv.CustomerEmail, inv.CustomerName
-	f.Currency, f.InvoiceURL = string(inv.Currency), inv.HostedInvoiceURL
-	if inv.Customer != nil {
-		f.Customer = inv.Customer.ID
-	}
-	if inv.Charge != nil {
-		f.Charge = inv.Charge.ID
-	}
-	if inv.PaymentIntent != nil {
-		f.PaymentIntent = inv.PaymentIntent.ID
-	}
-	var prices []string
-	if inv.Lines != nil {
-		for _, l := range inv.Lines.Data {
-			if l == nil {
-				continue
-			}
-			prices = append(prices, priceKeys(l.Price)...)
-			// The subscription line's period is the service period paid
-			// for; the invoice's own period_* fields are the previous one.
-			if l.Type == stripe.InvoiceLineItemTypeSubscription && l.Period != nil && l.Period.End > 0 {
-				if end := time.Unix(l.Period.End, 0).UTC(); end.After(f.PeriodEnd) {
-					f.PeriodStart, f.PeriodEnd = time.Unix(l.Period.Start, 0).UTC(), end
-				}
+	f.Currency, f.InvoiceURL = inv.Currency, inv.HostedInvoiceURL
+	f.Customer, f.Charge, f.PaymentIntent = string(inv.Customer), inv.charge, inv.paymentIntent
+	var prices []price
+	var service *invoiceLine // the subscription line of the latest period
+	for i, l := range inv.lines {
+		prices = append(prices, l.price)
+		// The subscription line's period is the service period paid
+		// for; the invoice's own period_* fields are the previous one.
+		if l.subscription && l.period.End > 0 {
+			if end := time.Unix(l.period.End, 0).UTC(); end.After(f.PeriodEnd) {
+				f.PeriodStart, f.PeriodEnd = time.Unix(l.period.Start, 0).UTC(), end
+				service = &inv.lines[i]
 			}
 		}
 	}
@@ -295,15 +312,20 @@ func (t *Translator) invoice(f *Fact, obj json.RawMessage) error {
 		return nil
 	}
 	f.Amount = inv.AmountPaid
-	plan, err := t.planOf(prices)
+	switch {
+	case service == nil && r.basil:
+		return r.malformed("paid invoice", inv.ID, "no line with parent.type subscription_item_details and a period")
+	case service == nil:
+		return r.malformed("paid invoice", inv.ID, "no line with type subscription and a period")
+	case service.price.ID == "":
+		return r.malformed("paid invoice", inv.ID, "no %s", service.priceField)
+	}
+	plan, err := t.pricesPlan(ctx, r, prices)
 	if err != nil {
 		return err
 	}
 	f.Plan = plan
-	if f.PeriodEnd.IsZero() {
-		return fmt.Errorf("%w: paid invoice %s has no subscription line with a period", ErrMalformed, inv.ID)
-	}
-	if inv.BillingReason == stripe.InvoiceBillingReasonSubscriptionCreate {
+	if inv.BillingReason == "subscription_create" {
 		f.Kind = Purchase
 	} else {
 		f.Kind = Renewal
@@ -311,22 +333,22 @@ func (t *Translator) invoice(f *Fact, obj json.RawMessage) error {
 	return nil
 }
 
-func (t *Translator) subscription(f *Fact, obj json.RawMessage) error {
-	var s stripe.Subscription
-	if err := decode(obj, &s, "subscription"); err != nil {
+func (t *Translator) subscription(r reader, f *Fact, obj json.RawMessage) error {
+	s, err := r.readSubscription(obj)
+	if s.ID != "" {
+		f.Subscription, f.Key = s.ID, s.ID
+	}
+	if err != nil {
 		return err
 	}
-	if s.ID == "" {
-		return fmt.Errorf("%w: subscription without id", ErrMalformed)
-	}
-	f.Subscription, f.Key = s.ID, s.ID
-	if s.Customer != nil {
-		f.Customer = s.Customer.ID
-	}
-	f.SubStatus = string(s.Status)
+	f.Customer = string(s.Customer)
+	f.SubStatus = s.Status
 	f.CancelAtPeriodEnd = s.CancelAtPeriodEnd
-	if s.CurrentPeriodEnd > 0 {
-		f.CurrentPeriodEnd = time.Unix(s.CurrentPeriodEnd, 0).UTC()
+	if s.currentPeriodEnd > 0 {
+		f.CurrentPeriodEnd = time.Unix(s.currentPeriodEnd, 0).UTC()
+	} else if s.CancelAtPeriodEnd {
+		// The fact ends the service then: it must say when.
+		return r.malformed("subscription", s.ID, "cancel_at_period_end but no %s", s.periodField)
 	}
 	if f.EventType == EventSubscriptionDeleted {
 		f.Kind = Canceled
@@ -334,11 +356,9 @@ func (t *Translator) subscription(f *Fact, obj json.RawMessage) error {
 	}
 	f.Kind = SubscriptionState
 	var prices []string
-	if s.Items != nil {
-		for _, it := range s.Items.Data {
-			if it != nil {
-				prices = append(prices, priceKeys(it.Price)...)
-			}
+	for _, it := range s.Items.Data {
+		if it != nil {
+			prices = append(prices, it.Price.keys()...)
 		}
 	}
 	plan, err := t.planOf(prices)
@@ -349,24 +369,13 @@ func (t *Translator) subscription(f *Fact, obj json.RawMessage) error {
 	return nil
 }
 
-func charge(f *Fact, obj json.RawMessage) error {
-	var c stripe.Charge
-	if err := decode(obj, &c, "charge"); err != nil {
+func (r reader) charge(f *Fact, obj json.RawMessage) error {
+	c, err := r.readCharge(obj)
+	if err != nil {
 		return err
 	}
-	if c.ID == "" {
-		return fmt.Errorf("%w: charge without id", ErrMalformed)
-	}
-	f.Charge, f.Amount, f.Currency = c.ID, c.AmountRefunded, string(c.Currency)
-	if c.Customer != nil {
-		f.Customer = c.Customer.ID
-	}
-	if c.Invoice != nil {
-		f.Invoice = c.Invoice.ID
-	}
-	if c.PaymentIntent != nil {
-		f.PaymentIntent = c.PaymentIntent.ID
-	}
+	f.Charge, f.Amount, f.Currency = c.ID, c.AmountRefunded, c.Currency
+	f.Customer, f.Invoice, f.PaymentIntent = string(c.Customer), c.invoice, string(c.PaymentIntent)
 	// Stripe sets refunded when everything captured is refunded, which is
 	// less than amount when the charge was partially captured.
 	if !c.Refunded {
@@ -376,17 +385,44 @@ func charge(f *Fact, obj json.RawMessage) error {
 	return nil
 }
 
-func dispute(f *Fact, obj json.RawMessage) error {
-	var d stripe.Dispute
-	if err := decode(obj, &d, "dispute"); err != nil {
+func (r reader) dispute(f *Fact, obj json.RawMessage) error {
+	var d dispute
+	if err := r.decode(obj, &d, "dispute"); err != nil {
 		return err
 	}
-	if d.Charge == nil || d.Charge.ID == "" {
-		return fmt.Errorf("%w: dispute without charge", ErrMalformed)
+	if d.Charge == "" {
+		return r.malformed("dispute", d.ID, "no charge")
 	}
-	f.Kind, f.Charge, f.Amount, f.Currency = Disputed, d.Charge.ID, d.Amount, string(d.Currency)
-	if d.PaymentIntent != nil {
-		f.PaymentIntent = d.PaymentIntent.ID
+	f.Kind, f.Charge, f.Amount, f.Currency = Disputed, string(d.Charge), d.Amount, d.Currency
+	f.PaymentIntent = string(d.PaymentIntent)
+	return nil
+}
+
+// invoicePayment reads an invoice_payment.paid event: the invoice and the
+// payment intent or charge that paid it.
+func (r reader) invoicePayment(f *Fact, obj json.RawMessage) error {
+	var p invoicePayment
+	if err := r.decode(obj, &p, "invoice payment"); err != nil {
+		return err
 	}
+	f.Invoice, f.Amount, f.Currency = string(p.Invoice), p.AmountPaid, p.Currency
+	f.PaymentIntent, f.Charge = string(p.Payment.PaymentIntent), string(p.Payment.Charge)
+	switch {
+	case p.ID == "":
+		return r.malformed("invoice payment", "", "no id")
+	case f.Invoice == "":
+		return r.malformed("invoice payment", p.ID, "no invoice")
+	case p.Payment.Type == "":
+		return r.malformed("invoice payment", p.ID, "no payment.type")
+	case p.Payment.Type == "payment_intent" && f.PaymentIntent == "":
+		return r.malformed("invoice payment", p.ID, "payment.type payment_intent but no payment.payment_intent")
+	case p.Payment.Type == "charge" && f.Charge == "":
+		return r.malformed("invoice payment", p.ID, "payment.type charge but no payment.charge")
+	case f.PaymentIntent == "" && f.Charge == "":
+		// Paid out of band (payment.type payment_record): no Stripe
+		// charge to refund or dispute, so nothing to link.
+		return fmt.Errorf("%w: invoice payment %s of %s is by %q: no charge or payment intent to link", ErrIgnored, p.ID, f.Invoice, p.Payment.Type)
+	}
+	f.Kind = PaymentLinked
 	return nil
 }

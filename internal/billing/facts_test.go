@@ -48,7 +48,8 @@ func plan(t testing.TB, id string) Plan {
 	return p
 }
 
-// sessionPrices is a LineItems answering from a map of session id → prices.
+// sessionPrices is a LineItems answering from a map of session id → prices;
+// it knows no price by id.
 type sessionPrices map[string][]string
 
 func (s sessionPrices) SessionPrices(_ context.Context, sessionID string) ([]string, error) {
@@ -59,12 +60,20 @@ func (s sessionPrices) SessionPrices(_ context.Context, sessionID string) ([]str
 	return p, nil
 }
 
+func (s sessionPrices) PriceKeys(_ context.Context, priceID string) ([]string, error) {
+	return nil, fmt.Errorf("no such price: %s", priceID)
+}
+
 var errStripeDown = errors.New("stripe API: 503 Service Unavailable")
 
 // failingLineItems is a LineItems whose Stripe API is down.
 type failingLineItems struct{}
 
 func (failingLineItems) SessionPrices(context.Context, string) ([]string, error) {
+	return nil, errStripeDown
+}
+
+func (failingLineItems) PriceKeys(context.Context, string) ([]string, error) {
 	return nil, errStripeDown
 }
 
@@ -407,7 +416,8 @@ func TestTranslateMalformed(t *testing.T) {
 	created := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
 	event := func(typ string, obj any) []byte {
 		b, err := json.Marshal(map[string]any{
-			"id": "evt_bad", "object": "event", "type": typ, "created": created.Unix(), "data": map[string]any{"object": obj},
+			"id": "evt_bad", "object": "event", "type": typ, "created": created.Unix(), "api_version": stripetest.DefaultVersion,
+			"data": map[string]any{"object": obj},
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -16,12 +16,12 @@ type builtEvent struct {
 }
 
 // builderEvents returns one event of every handled type, from every
-// stripetest builder, created at at.
-func builderEvents(at time.Time) []builtEvent {
+// stripetest builder, of API version v, created at at.
+func builderEvents(at time.Time, v string) []builtEvent {
 	start, end := at, at.AddDate(0, 1, 0)
 	co := stripetest.Checkout{
 		ID: "cs_f", Subscription: "sub_f", Customer: "cus_f", Email: "f@example.com", Name: "F",
-		Plan: "std-monthly", Paid: true, Amount: 999, Currency: "eur", Created: at,
+		Plan: "std-monthly", Paid: true, Amount: 999, Currency: "eur", Created: at, Version: v,
 	}
 	once := co
 	once.Subscription, once.Plan = "", "tunnel-90"
@@ -29,14 +29,18 @@ func builderEvents(at time.Time) []builtEvent {
 		ID: "in_f", Subscription: "sub_f", Customer: "cus_f", Email: "f@example.com", Name: "F",
 		BillingReason: "subscription_cycle", Price: "price_other", LookupKey: "std_monthly",
 		PeriodStart: start, PeriodEnd: end, AmountPaid: 999, AmountDue: 999, Currency: "eur", Paid: true,
-		Charge: "ch_f", PaymentIntent: "pi_f", HostedInvoiceURL: "https://invoice.stripe.com/i/f", Created: at,
+		Charge: "ch_f", PaymentIntent: "pi_f", HostedInvoiceURL: "https://invoice.stripe.com/i/f", Created: at, Version: v,
+	}
+	if r, err := readerFor(v); err == nil && r.basil {
+		inv.Price = "price_std" // a basil line names its price by id only
 	}
 	sub := stripetest.Subscription{
 		ID: "sub_f", Customer: "cus_f", Status: "past_due", Price: "price_tunnel", CancelAtPeriodEnd: true,
-		CurrentPeriodStart: start, CurrentPeriodEnd: end, Created: at,
+		CurrentPeriodStart: start, CurrentPeriodEnd: end, Created: at, Version: v,
 	}
-	ch := stripetest.Charge{ID: "ch_f", Customer: "cus_f", Invoice: "in_f", PaymentIntent: "pi_f", Amount: 999, AmountRefunded: 999, Currency: "eur", Created: at}
-	dp := stripetest.Dispute{ID: "dp_f", Charge: "ch_f", PaymentIntent: "pi_f", Amount: 999, Currency: "eur", Created: at}
+	ch := stripetest.Charge{ID: "ch_f", Customer: "cus_f", Invoice: "in_f", PaymentIntent: "pi_f", Amount: 999, AmountRefunded: 999, Currency: "eur", Created: at, Version: v}
+	dp := stripetest.Dispute{ID: "dp_f", Charge: "ch_f", PaymentIntent: "pi_f", Amount: 999, Currency: "eur", Created: at, Version: v}
+	pay := stripetest.InvoicePayment{ID: "inpay_f", Invoice: "in_f", PaymentIntent: "pi_f", Amount: 999, Currency: "eur", Created: at, Version: v}
 	return []builtEvent{
 		{EventCheckoutCompleted, stripetest.CheckoutCompleted("evt_f1", at, co)},
 		{EventCheckoutCompleted, stripetest.CheckoutCompleted("evt_f2", at, once)},
@@ -48,17 +52,27 @@ func builderEvents(at time.Time) []builtEvent {
 		{EventSubscriptionDeleted, stripetest.SubscriptionDeleted("evt_f8", at, sub)},
 		{EventChargeRefunded, stripetest.ChargeRefunded("evt_f9", at, ch)},
 		{EventChargeDisputeCreated, stripetest.DisputeCreated("evt_f10", at, dp)},
+		{EventInvoicePaymentPaid, stripetest.InvoicePaymentPaid("evt_f11", at, pay)},
 	}
 }
 
 func addSeeds(f *testing.F) {
-	for _, e := range builderEvents(time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)) {
-		f.Add(e.payload)
+	for _, v := range stripetest.Versions {
+		for _, e := range builderEvents(time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), v) {
+			f.Add(e.payload)
+		}
 	}
-	f.Add([]byte(`{"id":"evt_1","type":"invoice.paid","created":1,"data":{"object":{"id":"in_1","subscription":{"id":"sub_1"},"lines":{"data":[null,{"type":"subscription","period":{"start":-1,"end":9223372036854775807},"price":"std_monthly"}]}}}}`))
-	f.Add([]byte(`{"id":"evt_1","type":"customer.subscription.updated","created":1,"data":{"object":{"id":"sub_1","items":{"data":[{"price":{"id":"price_tunnel"}}]}}}}`))
-	f.Add([]byte(`{"id":"evt_1","type":"checkout.session.completed","created":9223372036854775807,"data":{"object":{"id":"cs_1","mode":"payment","payment_status":"paid","metadata":{"plan":"hbw-yearly"}}}}`))
-	f.Add([]byte(`{"id":"evt_1","type":"charge.dispute.created","created":1,"data":{"object":{"charge":{"id":"ch_1"}}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"invoice.paid","created":1,"api_version":"2023-10-16","data":{"object":{"id":"in_1","subscription":{"id":"sub_1"},"lines":{"data":[null,{"type":"subscription","period":{"start":-1,"end":9223372036854775807},"price":"std_monthly"}]}}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"invoice.paid","created":1,"api_version":"2025-07-30.basil","data":{"object":{"id":"in_1","billing_reason":"subscription_cycle","parent":{"type":"subscription_details","subscription_details":{"subscription":"sub_1"}},"lines":{"data":[null,{"parent":{"type":"subscription_item_details"},"period":{"start":-1,"end":9223372036854775807},"pricing":{"price_details":{"price":{"id":"price_x","lookup_key":"std_monthly"}}}}]}}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"invoice.payment_failed","created":1,"api_version":"2026-03-25.dahlia","data":{"object":{"id":"in_1","parent":{"type":"subscription_details","subscription_details":null}}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"customer.subscription.updated","created":1,"api_version":"2023-10-16","data":{"object":{"id":"sub_1","items":{"data":[{"price":{"id":"price_tunnel"}}]}}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"customer.subscription.updated","created":1,"api_version":"2025-09-30.clover","data":{"object":{"id":"sub_1","cancel_at_period_end":true,"items":{"data":[{"price":"price_tunnel","current_period_end":-5}]}}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"checkout.session.completed","created":9223372036854775807,"api_version":"2024-09-30.acacia","data":{"object":{"id":"cs_1","mode":"payment","payment_status":"paid","metadata":{"plan":"hbw-yearly"}}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"charge.dispute.created","created":1,"api_version":"2023-10-16","data":{"object":{"charge":{"id":"ch_1"}}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"charge.refunded","created":1,"api_version":"2025-03-31.basil","data":{"object":{"id":"ch_1","refunded":true,"invoice":"in_1"}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"invoice_payment.paid","created":1,"api_version":"2025-03-31.basil","data":{"object":{"id":"inpay_1","invoice":{"id":"in_1"},"payment":{"type":"charge","charge":{"id":"ch_1"}}}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"invoice.paid","created":1,"api_version":"2019-01-01","data":{"object":{"id":"in_1"}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"invoice.paid","created":1,"api_version":"2027-03-31.e","data":{"object":{"id":"in_1"}}}`))
 	f.Add([]byte(`{"id":"evt_1","type":"x","created":1,"data":{"object":null}}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte{})
@@ -109,9 +123,12 @@ func FuzzTranslate(f *testing.F) {
 			return
 		}
 		// A fact is something the worker acts on: it names its kind, its
-		// event and what it is about.
+		// event and what it is about, and comes of a version vpnbill reads.
 		if fact.Kind == "" || fact.EventID == "" || !Handled(fact.EventType) {
 			t.Fatalf("fact without kind or event: %+v", fact)
+		}
+		if env, _ := ParseEnvelope(payload); !ReadsVersion(env.APIVersion) {
+			t.Fatalf("fact of api_version %q, which vpnbill does not read: %+v", env.APIVersion, fact)
 		}
 		switch fact.Kind {
 		case Purchase, Renewal, SubscriptionState:
@@ -121,6 +138,11 @@ func FuzzTranslate(f *testing.F) {
 		case Refunded, Disputed:
 			if fact.Charge == "" {
 				t.Fatalf("%s fact without charge: %+v", fact.Kind, fact)
+			}
+		case PaymentLinked:
+			// It links a payment to an invoice: both must be named.
+			if fact.Key != "" || fact.Invoice == "" || (fact.Charge == "" && fact.PaymentIntent == "") {
+				t.Fatalf("%s fact without invoice or payment: %+v", fact.Kind, fact)
 			}
 		default:
 			if fact.Key == "" {

@@ -9,11 +9,16 @@ import (
 
 	"github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/checkout/session"
+	stripeprice "github.com/stripe/stripe-go/v76/price"
 )
 
-// StripeLineItems reads a checkout session's line items through the Stripe
-// API (stripe-go v76), for sessions whose metadata names no plan.
-type StripeLineItems struct{ client session.Client }
+// StripeLineItems reads through the Stripe API (stripe-go v76) what an
+// event does not carry: a checkout session's line items, for sessions whose
+// metadata names no plan, and a price's lookup key.
+type StripeLineItems struct {
+	sessions session.Client
+	prices   stripeprice.Client
+}
 
 // NewStripeLineItems returns a reader using apiKey (STRIPE_API_KEY). baseURL
 // overrides Stripe's API address (tests); empty means Stripe's.
@@ -30,26 +35,54 @@ func NewStripeLineItems(apiKey, baseURL string) (*StripeLineItems, error) {
 		cfg.URL = stripe.String(baseURL)
 	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, cfg)
-	return &StripeLineItems{client: session.Client{B: backend, Key: apiKey}}, nil
+	return &StripeLineItems{sessions: session.Client{B: backend, Key: apiKey}, prices: stripeprice.Client{B: backend, Key: apiKey}}, nil
 }
 
 // SessionPrices returns the price ids and lookup keys of the session's line items.
 func (s *StripeLineItems) SessionPrices(ctx context.Context, sessionID string) ([]string, error) {
 	params := &stripe.CheckoutSessionListLineItemsParams{Session: stripe.String(sessionID)}
 	params.Context = ctx
-	it := s.client.ListLineItems(params)
+	it := s.sessions.ListLineItems(params)
 	var prices []string
 	for it.Next() {
 		li := it.LineItem()
 		prices = append(prices, priceKeys(li.Price)...)
 	}
 	if err := it.Err(); err != nil {
-		var se *stripe.Error
-		if errors.As(err, &se) {
-			// Only the code and status: Stripe's messages may quote the request.
-			return nil, fmt.Errorf("stripe: list line items of %s: HTTP %d %s", sessionID, se.HTTPStatusCode, se.Code)
-		}
-		return nil, fmt.Errorf("stripe: list line items of %s: %w", sessionID, err)
+		return nil, stripeError("list line items of "+sessionID, err)
 	}
 	return prices, nil
+}
+
+// PriceKeys returns the price's id and, if it has one, lookup key.
+func (s *StripeLineItems) PriceKeys(ctx context.Context, priceID string) ([]string, error) {
+	params := &stripe.PriceParams{}
+	params.Context = ctx
+	p, err := s.prices.Get(priceID, params)
+	if err != nil {
+		return nil, stripeError("read price "+priceID, err)
+	}
+	return priceKeys(p), nil
+}
+
+// stripeError is err of a Stripe API call, what, with only the status and
+// code of a Stripe error: Stripe's messages may quote the request.
+func stripeError(what string, err error) error {
+	var se *stripe.Error
+	if errors.As(err, &se) {
+		return fmt.Errorf("stripe: %s: HTTP %d %s", what, se.HTTPStatusCode, se.Code)
+	}
+	return fmt.Errorf("stripe: %s: %w", what, err)
+}
+
+// priceKeys are the id and lookup key of a price the API returned.
+func priceKeys(p *stripe.Price) []string {
+	if p == nil {
+		return nil
+	}
+	keys := []string{p.ID}
+	if p.LookupKey != "" {
+		keys = append(keys, p.LookupKey)
+	}
+	return keys
 }

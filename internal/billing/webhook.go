@@ -1,7 +1,8 @@
 // Package billing owns the Stripe side of vpnbill: verifying webhook
 // signatures, reading the event envelope, the plan catalog (Stripe price ids
-// and lookup keys → plans), and translating a Stripe event into a domain
-// Fact — news about what a customer's service should now be.
+// and lookup keys → plans), and translating a Stripe event of any API
+// version vpnbill reads (ReadableVersions) into a domain Fact — news about
+// what a customer's service should now be.
 //
 // It knows nothing of the providers' APIs, SMTP or NATS.
 package billing
@@ -107,7 +108,8 @@ func (v *Verifier) checkAge(header string) error {
 	return nil
 }
 
-// Envelope is what the webhook reads of an event; the worker reads the rest.
+// Envelope is what the webhook reads of an event; the worker reads the rest,
+// by the fields of APIVersion (the endpoint's version when Stripe sent it).
 type Envelope struct {
 	ID         string `json:"id"`
 	Type       string `json:"type"`
@@ -157,10 +159,14 @@ const (
 	EventSubscriptionDeleted    = "customer.subscription.deleted"
 	EventChargeRefunded         = "charge.refunded"
 	EventChargeDisputeCreated   = "charge.dispute.created"
+	// EventInvoicePaymentPaid links an invoice to the payment intent or
+	// charge that paid it: from API version basil on, neither the invoice
+	// nor the charge names the other.
+	EventInvoicePaymentPaid = "invoice_payment.paid"
 )
 
 // HandledTypes lists, in a stable order, the event types the Stripe endpoint
-// must be subscribed to.
+// must be subscribed to, whatever its API version.
 var HandledTypes = []string{
 	EventCheckoutCompleted,
 	EventCheckoutAsyncSucceeded,
@@ -171,6 +177,7 @@ var HandledTypes = []string{
 	EventSubscriptionDeleted,
 	EventChargeRefunded,
 	EventChargeDisputeCreated,
+	EventInvoicePaymentPaid,
 }
 
 // Handled reports whether vpnbill acts on events of type t.
@@ -182,7 +189,3 @@ func Handled(t string) bool {
 	}
 	return false
 }
-
-// APIVersion is the Stripe API version vpnbill's readers (stripe-go v76)
-// expect; the endpoint should be created with it.
-const APIVersion = "2023-10-16"

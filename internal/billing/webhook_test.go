@@ -199,21 +199,30 @@ func TestParseEnvelope(t *testing.T) {
 	}
 }
 
-// TestParseEnvelopeOfBuilders: every builder's event has a good envelope.
+// TestParseEnvelopeOfBuilders: every builder's event, in every version, has
+// a good envelope naming a version vpnbill reads, and together they are of
+// every handled type.
 func TestParseEnvelopeOfBuilders(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
-	for _, p := range builderEvents(at) {
-		env, err := ParseEnvelope(p.payload)
-		if err != nil {
-			t.Errorf("%s: %v", p.typ, err)
-			continue
+	for _, v := range stripetest.Versions {
+		types := map[string]bool{}
+		for _, p := range builderEvents(at, v) {
+			env, err := ParseEnvelope(p.payload)
+			if err != nil {
+				t.Errorf("%s %s: %v", v, p.typ, err)
+				continue
+			}
+			if env.Type != p.typ || env.Created != at.Unix() || env.APIVersion != v || env.Livemode {
+				t.Errorf("%s %s: envelope %+v", v, p.typ, env)
+			}
+			if !Handled(env.Type) || !ReadsVersion(env.APIVersion) {
+				t.Errorf("%s %s: not handled or not read", v, env.Type)
+			}
+			types[env.Type] = true
 		}
-		if env.Type != p.typ || env.Created != at.Unix() || env.APIVersion != APIVersion || env.Livemode {
-			t.Errorf("%s: envelope %+v", p.typ, env)
-		}
-		if !Handled(env.Type) {
-			t.Errorf("%s: not handled", env.Type)
+		if len(types) != len(HandledTypes) {
+			t.Errorf("%s: builders make %d of the %d handled types", v, len(types), len(HandledTypes))
 		}
 	}
 }
@@ -230,8 +239,8 @@ func TestHandledTypes(t *testing.T) {
 			t.Errorf("Handled(%q) = false", typ)
 		}
 	}
-	if len(seen) != 9 {
-		t.Errorf("%d handled types, want 9", len(seen))
+	if len(seen) != 10 || !seen[EventInvoicePaymentPaid] {
+		t.Errorf("%d handled types, want 10 with %s", len(seen), EventInvoicePaymentPaid)
 	}
 	for _, typ := range []string{"customer.created", "invoice.created", "checkout.session.expired", "", "invoice.paid "} {
 		if Handled(typ) {

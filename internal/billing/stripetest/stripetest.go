@@ -1,17 +1,19 @@
 // Package stripetest builds realistic Stripe webhook events for tests and
-// the demo: each starts from Stripe's own sample object for API version
-// 2023-10-16 (samples/, from stripe-mock's fixtures), with the ids, amounts,
-// status, metadata and times a scenario needs set on it, wrapped in an event
-// envelope and signed as Stripe signs it.
+// the demo: each starts from Stripe's own sample object for the event's API
+// version family (samples/, from Stripe's OpenAPI fixtures), with the ids,
+// amounts, status, metadata and times a scenario needs set on it, wrapped
+// in an event envelope naming that api_version and signed as Stripe signs
+// it. Every builder's input has a Version; empty is DefaultVersion.
 package stripetest
 
 import (
 	"bytes"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,28 +21,89 @@ import (
 	"github.com/stripe/stripe-go/v76/webhook"
 )
 
-//go:embed samples/objects-2023-10-16.json
-var samplesJSON []byte
+// DefaultVersion is the API version of a builder whose Version is empty:
+// the one stripe-go v76 speaks.
+const DefaultVersion = "2023-10-16"
 
-var samples = sync.OnceValue(func() map[string]json.RawMessage {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(samplesJSON, &m); err != nil {
-		panic(fmt.Sprintf("stripetest: samples: %v", err)) // the embedded file is ours
+// Versions lists one API version of each family the builders speak, oldest
+// first: 2023-10-16, acacia, basil, clover, dahlia — the versions of
+// Stripe's samples in samples/.
+//
+// A builder's Version may be any version string: the object starts from the
+// sample of the version's family (by name: "2025-04-30.basil" from basil's;
+// an unnamed version from 2023-10-16's; a family the samples lack from the
+// newest), so a test can build an event of a version vpnbill does not read.
+var Versions = []string{
+	"2023-10-16",
+	"2024-12-18.acacia",
+	"2025-07-30.basil",
+	"2025-12-15.clover",
+	"2026-07-29.dahlia",
+}
+
+// basilDate is the first version of basil: from it on an invoice names its
+// subscription under parent and no longer its payment, an invoice line its
+// price under pricing, a subscription its period on its items, and a charge
+// no longer its invoice.
+const basilDate = "2025-03-31"
+
+//go:embed samples/objects-*.json
+var sampleFiles embed.FS
+
+// samples are the sample objects by sample version, then by kind.
+var samples = sync.OnceValue(func() map[string]map[string]json.RawMessage {
+	all := map[string]map[string]json.RawMessage{}
+	for _, v := range Versions {
+		b, err := sampleFiles.ReadFile("samples/objects-" + v + ".json")
+		if err != nil {
+			panic(fmt.Sprintf("stripetest: samples of %s: %v", v, err)) // the embedded files are ours
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			panic(fmt.Sprintf("stripetest: samples of %s: %v", v, err))
+		}
+		all[v] = m
 	}
-	return m
+	return all
 })
 
-// sample returns a fresh copy of Stripe's sample object of kind.
-func sample(kind string) map[string]any {
-	raw, ok := samples()[kind]
-	if !ok {
-		panic("stripetest: no sample " + kind)
+// sampleVersion is the version of the samples a builder of version v
+// starts from.
+func sampleVersion(v string) string {
+	if v == "" {
+		return DefaultVersion
 	}
-	var obj map[string]any
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		panic(err)
+	_, family, _ := strings.Cut(v, ".")
+	for _, s := range Versions {
+		if _, f, _ := strings.Cut(s, "."); f == family {
+			return s
+		}
 	}
-	return obj
+	return Versions[len(Versions)-1]
+}
+
+// basil reports whether objects of version v have basil's shape.
+func basil(v string) bool { return sampleVersion(v) >= basilDate }
+
+// sample returns a fresh copy of Stripe's sample object of kind for version
+// v. An object newer than v's family (invoice_payment before basil) is the
+// sample of the first family that has it: Stripe adds new objects to every
+// version.
+func sample(v, kind string) map[string]any {
+	sv := sampleVersion(v)
+	for _, s := range Versions {
+		if s < sv {
+			continue
+		}
+		if raw, ok := samples()[s][kind]; ok {
+			var obj map[string]any
+			if err := json.Unmarshal(raw, &obj); err != nil {
+				panic(err)
+			}
+			return obj
+		}
+	}
+	panic("stripetest: no sample " + kind)
 }
 
 var seq atomic.Int64
@@ -50,10 +113,20 @@ func ID(prefix string) string {
 	return fmt.Sprintf("%s_test%010d%d", prefix, seq.Add(1), time.Now().UnixNano()%1e6)
 }
 
-// Event wraps obj as an event of type typ, id id, created at created.
+// Event wraps obj as an event of type typ, id id, created at created, of
+// API version DefaultVersion.
 func Event(id, typ string, created time.Time, obj map[string]any) []byte {
+	return VersionedEvent("", id, typ, created, obj)
+}
+
+// VersionedEvent wraps obj as an event of API version version (empty:
+// DefaultVersion), type typ, id id, created at created.
+func VersionedEvent(version, id, typ string, created time.Time, obj map[string]any) []byte {
+	if version == "" {
+		version = DefaultVersion
+	}
 	ev := map[string]any{
-		"id": id, "object": "event", "api_version": "2023-10-16",
+		"id": id, "object": "event", "api_version": version,
 		"created": created.Unix(), "livemode": false, "pending_webhooks": 1,
 		"request": map[string]any{"id": nil, "idempotency_key": nil},
 		"type":    typ,
@@ -96,11 +169,13 @@ type Checkout struct {
 	Amount       int64
 	Currency     string // default "eur"
 	Created      time.Time
+	Version      string // API version; default DefaultVersion
 }
 
-// CheckoutSession returns the checkout.session object c describes.
+// CheckoutSession returns the checkout.session object c describes. Its
+// fields are the same in every version.
 func CheckoutSession(c Checkout) map[string]any {
-	o := sample("checkout.session")
+	o := sample(c.Version, "checkout.session")
 	if c.ID == "" {
 		c.ID = ID("cs")
 	}
@@ -142,7 +217,7 @@ func CheckoutCompleted(eventID string, created time.Time, c Checkout) []byte {
 	if c.Created.IsZero() {
 		c.Created = created
 	}
-	return Event(eventID, "checkout.session.completed", created, CheckoutSession(c))
+	return VersionedEvent(c.Version, eventID, "checkout.session.completed", created, CheckoutSession(c))
 }
 
 // CheckoutAsyncSucceeded returns a checkout.session.async_payment_succeeded
@@ -154,7 +229,7 @@ func CheckoutAsyncSucceeded(eventID string, created time.Time, c Checkout) []byt
 		c.Created = created.Add(-time.Hour)
 	}
 	c.Paid = true
-	return Event(eventID, "checkout.session.async_payment_succeeded", created, CheckoutSession(c))
+	return VersionedEvent(c.Version, eventID, "checkout.session.async_payment_succeeded", created, CheckoutSession(c))
 }
 
 // CheckoutAsyncFailed returns a checkout.session.async_payment_failed event:
@@ -166,7 +241,7 @@ func CheckoutAsyncFailed(eventID string, created time.Time, c Checkout) []byte {
 		c.Created = created.Add(-time.Hour)
 	}
 	c.Paid = false
-	return Event(eventID, "checkout.session.async_payment_failed", created, CheckoutSession(c))
+	return VersionedEvent(c.Version, eventID, "checkout.session.async_payment_failed", created, CheckoutSession(c))
 }
 
 func nilIfEmpty(s string) any {

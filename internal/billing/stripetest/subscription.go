@@ -14,18 +14,20 @@ type Subscription struct {
 	LookupKey         string // the price's lookup_key; empty: none
 	CancelAtPeriodEnd bool
 	// CurrentPeriodStart, CurrentPeriodEnd: default Created and one month
-	// after CurrentPeriodStart.
+	// after CurrentPeriodStart. On the subscription up to acacia, on its
+	// item from basil on.
 	CurrentPeriodStart time.Time
 	CurrentPeriodEnd   time.Time
 	Currency           string // default "eur"
 	// Created is the subscription's creation time; default
 	// CurrentPeriodStart, else now.
 	Created time.Time
+	Version string // API version; default DefaultVersion
 }
 
 // SubscriptionObject returns the subscription object s describes.
 func SubscriptionObject(s Subscription) map[string]any {
-	o := sample("subscription")
+	o := sample(s.Version, "subscription")
 	if s.ID == "" {
 		s.ID = ID("sub")
 	}
@@ -59,10 +61,12 @@ func SubscriptionObject(s Subscription) map[string]any {
 	o["currency"] = s.Currency
 	o["created"], o["start_date"] = created, created
 	o["billing_cycle_anchor"] = s.Created.Unix()
-	o["current_period_start"] = s.CurrentPeriodStart.Unix()
-	o["current_period_end"] = s.CurrentPeriodEnd.Unix()
+	if !basil(s.Version) {
+		o["current_period_start"] = s.CurrentPeriodStart.Unix()
+		o["current_period_end"] = s.CurrentPeriodEnd.Unix()
+	}
 	o["trial_start"], o["trial_end"] = nil, nil
-	o["next_pending_invoice_item_invoice"] = nil
+	o["next_pending_invoice_item_invoice"], o["pending_update"] = nil, nil
 	o["latest_invoice"] = ID("in")
 	o["cancel_at_period_end"] = s.CancelAtPeriodEnd
 	o["cancel_at"], o["canceled_at"], o["ended_at"] = nil, nil, nil
@@ -84,19 +88,38 @@ func SubscriptionObject(s Subscription) map[string]any {
 	item["id"] = ID("si")
 	item["subscription"] = s.ID
 	item["created"] = created
+	item["billing_thresholds"] = nil
 	amount := int64(0)
 	if p, ok := item["price"].(map[string]any); ok {
 		if a, ok := p["unit_amount"].(float64); ok {
 			amount = int64(a)
 		}
 	}
-	item["price"] = priceObject(s.Price, s.LookupKey, s.Currency, amount, true, s.Created)
+	price := priceObject(s.Version, s.Price, s.LookupKey, s.Currency, amount, true, s.Created)
+	item["price"] = price
+	if plan, ok := item["plan"].(map[string]any); ok { // acacia on
+		asPlan(plan, price)
+	}
+	if basil(s.Version) {
+		item["current_period_start"] = s.CurrentPeriodStart.Unix()
+		item["current_period_end"] = s.CurrentPeriodEnd.Unix()
+	}
 	return o
+}
+
+// asPlan makes plan, a sample plan, the legacy plan Stripe shows beside
+// the recurring price.
+func asPlan(plan, price map[string]any) {
+	plan["id"] = price["id"]
+	plan["amount"], plan["amount_decimal"] = price["unit_amount"], price["unit_amount_decimal"]
+	plan["currency"], plan["product"], plan["created"] = price["currency"], price["product"], price["created"]
+	plan["billing_scheme"], plan["interval"], plan["interval_count"] = "per_unit", "month", 1
+	plan["livemode"], plan["metadata"], plan["transform_usage"] = false, map[string]any{}, nil
 }
 
 // SubscriptionUpdated returns a customer.subscription.updated event.
 func SubscriptionUpdated(eventID string, created time.Time, s Subscription) []byte {
-	return Event(eventID, "customer.subscription.updated", created, SubscriptionObject(s))
+	return VersionedEvent(s.Version, eventID, "customer.subscription.updated", created, SubscriptionObject(s))
 }
 
 // SubscriptionDeleted returns a customer.subscription.deleted event: the
@@ -110,5 +133,5 @@ func SubscriptionDeleted(eventID string, created time.Time, s Subscription) []by
 		s.CurrentPeriodEnd = created
 		s.CurrentPeriodStart = created.AddDate(0, -1, 0)
 	}
-	return Event(eventID, "customer.subscription.deleted", created, SubscriptionObject(s))
+	return VersionedEvent(s.Version, eventID, "customer.subscription.deleted", created, SubscriptionObject(s))
 }
