@@ -13,8 +13,15 @@ func (a *app) reconcileCmd() *cobra.Command {
 	c := &cobra.Command{Use: "reconcile [--fix]",
 		Short: "Compare every account record with its provider; exit 3 if they drift (--fix: suspend, resume, renew)",
 		Long: `reconcile compares every account record with its provider (PureVPN: a status call per
-account; VPNKI: one tunnel list) and prints each drift with what fixes it. --fix suspends,
-resumes and renews at the provider where that is safe, and never deletes or creates anything.
+account; VPNKI: one tunnel list) and prints each drift with what fixes it.
+
+--fix corrects what drifted in a record whose account is enabled, disabled or short of its
+paid-through time, through the worker's own steps: under the record's lease it reads the
+account at the provider, writes what it found into the record, then lets the record's rules
+suspend, resume or renew it (renew after a fresh status, only while short), audited like the
+worker's, and sends the emails the record owes. It never creates or deletes anything. A record
+a worker holds is waited for (up to 30s), then reported busy. --fix needs the worker's
+variables (PLANS_FILE, SMTP_URL, MAIL_FROM, CREDENTIALS_KEY and the providers').
 Exit 0: no drift (or all of it fixed); 3: drift remains.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -29,8 +36,16 @@ Exit 0: no drift (or all of it fixed); 3: drift remains.`,
 			if len(provs) == 0 {
 				return fmt.Errorf("reconcile: no provider is %w (PUREVPN_API_URL…, VPNKI_API_URL…)", ops.ErrNotConfigured)
 			}
+			var refresher ops.Refresher
+			if fix {
+				svc, err := provisioner(cmd.Context(), o, a.cfg, a.log)
+				if err != nil {
+					return fmt.Errorf("reconcile --fix takes the worker's steps and needs the worker's variables: %w", err)
+				}
+				refresher = svc
+			}
 			rep, err := o.Reconcile(cmd.Context(), ops.ReconcileOptions{
-				Providers: provs, Fix: fix, Grace: a.cfg.GracePeriod,
+				Providers: provs, Fix: fix, Refresher: refresher, Grace: new(a.cfg.GracePeriod),
 				OnFix: func(d ops.Drift) {
 					state := "fixed"
 					if !d.Fixed {
@@ -60,6 +75,6 @@ Exit 0: no drift (or all of it fixed); 3: drift remains.`,
 			}
 			return nil
 		}}
-	c.Flags().BoolVar(&fix, "fix", false, "suspend, resume and renew at the provider where that is safe (never deletes)")
+	c.Flags().BoolVar(&fix, "fix", false, "suspend, resume and renew through the worker's steps (never creates or deletes)")
 	return c
 }

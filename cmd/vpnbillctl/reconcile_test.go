@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/vpnbill/vpnbill/internal/billing"
+	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/ops"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
@@ -100,6 +104,16 @@ func TestReconcileCommand(t *testing.T) {
 	if a, _ := b.pure.Account(r.Actual.Username); a.Enabled {
 		t.Error("reconcile --fix left the unpaid account enabled")
 	}
+	// As the worker would have: recorded, audited, the customer told.
+	if rec := b.record(t, "sub_unpaid"); rec.Actual.Enabled || rec.Actual.Suspensions != 1 || rec.Lease != nil || rec.Step != nil {
+		t.Errorf("record after --fix: enabled %t, suspensions %d, lease %+v, step %+v", rec.Actual.Enabled, rec.Actual.Suspensions, rec.Lease, rec.Step)
+	}
+	if n := len(b.audits(t, "sub_unpaid", events.AuditSuspended)); n != 1 {
+		t.Errorf("account.suspended audits = %d, want 1", n)
+	}
+	if msgs := b.mail.Messages(); len(msgs) != 1 || msgs[0].To[0] != "sub_unpaid@example.com" {
+		t.Errorf("emails after --fix: %d, want the suspension", len(msgs))
+	}
 	if len(b.pure.Accounts()) != accounts || len(b.tunnels.Tunnels()) != tunnels {
 		t.Error("reconcile --fix deleted or made an account")
 	}
@@ -122,4 +136,108 @@ func TestReconcileCommandClean(t *testing.T) {
 		t.Errorf("reconcile --fix of fixable drift only: exit %d, want %d", code, exitOK)
 	}
 	b.mustCtl(t, "reconcile")
+}
+
+// audits returns account key's audit events of kind in stream AUDIT.
+func (b *bundle) audits(t *testing.T, key string, kind events.AuditKind) []events.Audit {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n := b.streamMsgs(t, events.StreamAudit)
+	if n == 0 {
+		return nil
+	}
+	cons, err := b.js.OrderedConsumer(ctx, events.StreamAudit, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(int(n), jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.Audit
+	for m := range batch.Messages() {
+		a, err := events.DecodeAudit(m.Data())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Account == key && a.Kind == kind {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func TestReconcileFixRenewsIntoTheReport(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	username := b.pureAccount(t)
+	at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	r := deliveredRecord("sub_short", username)
+	r.Desired.PaidThrough = at.Add(60 * 24 * time.Hour) // paid two periods; PureVPN has one
+	b.putRecord(t, r)
+	// What the worker audited of the payment and the account it made.
+	audit(t, b.js, events.Audit{ID: "fact.applied:sub_short:evt_1", Kind: events.AuditFactApplied, Time: at, Account: "sub_short",
+		StripeEvent: "evt_1", StripeType: "invoice.paid", StripeCreated: at, Subscription: "sub_short", Invoice: "in_1",
+		Amount: 1998, Currency: "eur", Plan: "std-monthly", PeriodStart: at, PeriodEnd: r.Desired.PaidThrough})
+	created, _ := b.pure.Account(username)
+	audit(t, b.js, events.Audit{ID: "account.created:sub_short:1", Kind: events.AuditAccountCreated, Time: at, Account: "sub_short",
+		Provider: "purevpn", Username: username, PeriodStart: at, PeriodEnd: created.Expiry})
+
+	code, out, errOut := b.ctl(t, "reconcile", "--fix")
+	if code != exitOK || !strings.Contains(errOut, "fixed: expiry_short sub_short") || !strings.Contains(out, "renewed") {
+		t.Fatalf("reconcile --fix: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if n := b.pure.Calls("renew"); n != 1 {
+		t.Errorf("renew calls = %d, want 1", n)
+	}
+	renewed := b.audits(t, "sub_short", events.AuditAccountRenewed)
+	if len(renewed) != 1 || renewed[0].PeriodStart.IsZero() || !renewed[0].PeriodEnd.After(renewed[0].PeriodStart) {
+		t.Fatalf("account.renewed audits: %+v", renewed)
+	}
+	if exp := b.record(t, "sub_short").Actual.Expiry; !exp.Equal(renewed[0].PeriodEnd) {
+		t.Errorf("record expiry %s, renewed to %s", exp, renewed[0].PeriodEnd)
+	}
+
+	// Finance sees the renewal as delivered.
+	_, out, _ = b.ctl(t, "report", "--from", at.Add(-time.Hour).Format(time.RFC3339), "--to", at.Add(time.Hour).Format(time.RFC3339), "--format", "json")
+	var rep ops.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, out)
+	}
+	i := slices.IndexFunc(rep.Rows, func(row ops.ReportRow) bool { return row.Account == "sub_short" })
+	if i < 0 || rep.Rows[i].Status != ops.StatusOK || !rep.Rows[i].DeliveredTo.Equal(renewed[0].PeriodEnd) {
+		t.Errorf("report rows %+v; want sub_short delivered to %s", rep.Rows, renewed[0].PeriodEnd)
+	}
+
+	if code, _, _ := b.ctl(t, "reconcile", "--fix"); code != exitOK || b.pure.Calls("renew") != 1 {
+		t.Errorf("a second --fix: exit %d, %d renew calls; want 0 and 1", code, b.pure.Calls("renew"))
+	}
+}
+
+func TestReconcileFixNeedsTheWorkersVariables(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := deliveredRecord("sub_unpaid", b.pureAccount(t))
+	r.Desired.Status, r.Desired.SuspendAt = provisioning.StatusSuspended, time.Now().Add(-time.Hour)
+	b.putRecord(t, r)
+	// Only NATS and the providers: reconcile reads, --fix refuses.
+	b.environ = slices.DeleteFunc(b.environ, func(kv string) bool {
+		for _, name := range []string{"PLANS_FILE=", "SMTP_URL=", "MAIL_FROM=", "CREDENTIALS_KEY="} {
+			if strings.HasPrefix(kv, name) {
+				return true
+			}
+		}
+		return false
+	})
+	if code, out, _ := b.ctl(t, "reconcile"); code != exitProblems || !strings.Contains(out, "enabled_should_be_suspended") {
+		t.Errorf("reconcile with the providers' variables only: exit %d\n%s", code, out)
+	}
+	code, _, errOut := b.ctl(t, "reconcile", "--fix")
+	if code != exitError || !strings.Contains(errOut, "reconcile --fix") || !strings.Contains(errOut, "SMTP_URL") || !strings.Contains(errOut, "CREDENTIALS_KEY") {
+		t.Errorf("reconcile --fix without the worker's variables: exit %d\n%s", code, errOut)
+	}
+	if a, _ := b.pure.Account(r.Actual.Username); !a.Enabled || b.pure.Calls("update_account") != 0 {
+		t.Error("reconcile --fix without the worker's variables changed the account")
+	}
 }

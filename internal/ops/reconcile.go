@@ -72,18 +72,43 @@ type ReconcileOptions struct {
 	// Providers to check, by name. A record whose provider is missing is
 	// reported status_unknown.
 	Providers map[providers.Name]provisioning.Provider
-	// Fix applies the safe corrections: suspend, resume, renew. Nothing is
-	// ever deleted or created.
+	// Fix corrects the fixable drift (a row whose Remedy is `vpnbillctl
+	// reconcile --fix`: enabled_should_be_suspended,
+	// disabled_should_be_enabled, expiry_short) through Refresher: one
+	// Refresh of the record, the worker's own steps under its lease. Nothing
+	// is ever created or deleted.
 	Fix bool
-	// Grace: as the worker's GRACE_PERIOD, for the end of VPNKI and one-off
-	// orders. Default 72h.
-	Grace time.Duration
+	// Refresher corrects a record for Fix; required with Fix.
+	Refresher Refresher
+	// Grace: the worker's GRACE_PERIOD, for the end of VPNKI and one-off
+	// orders. Zero is zero; nil is the worker's default (72h).
+	Grace *time.Duration
+	// LeaseWait: how long a fix waits for a record whose lease a worker
+	// holds before it reports the record busy (not fixed). Zero: it does
+	// not wait. Default (nil) 30s.
+	LeaseWait *time.Duration
 	// StuckAfter: how old a step, lease or pending email must be to be
 	// reported. Default 10m.
 	StuckAfter time.Duration
 	// OnFix, if set, is called after each fix attempt.
 	OnFix func(Drift)
 }
+
+// Refresher corrects one account record through the worker's step machine
+// (a *provisioning.Service): under the record's lease it reads the account
+// at the provider, then takes the steps the record's rules want, never one
+// that creates or deletes an account. While another process holds the
+// lease it returns a *provisioning.LeasedError and does nothing.
+type Refresher interface {
+	Refresh(ctx context.Context, key string) (provisioning.Refreshed, error)
+}
+
+// defaultLeaseWait is how long a fix waits for a record's lease by default;
+// leaseRetry, how often it tries again meanwhile.
+const (
+	defaultLeaseWait = 30 * time.Second
+	leaseRetry       = 250 * time.Millisecond
+)
 
 // ReconcileReport is what Reconcile found.
 type ReconcileReport struct {
@@ -107,9 +132,6 @@ func (r ReconcileReport) Unfixed() int {
 // paid-through time is not short (Stripe's month is not 30 days).
 const renewSlack = 72 * time.Hour
 
-// maxRenewals bounds the renewals of one account in one --fix run.
-const maxRenewals = 12
-
 // storedRecord is a record with the time of its last write.
 type storedRecord struct {
 	*provisioning.Record
@@ -119,14 +141,20 @@ type storedRecord struct {
 // Reconcile compares every account record with its provider: one PureVPN
 // status call per PureVPN account, one VPNKI tunnel list in all. A failed
 // provider call is reported (status_unknown, with its class) and the rest
-// are still checked. With opts.Fix it suspends, resumes and renews at the
-// provider where that is safe; everything else is reported with its remedy.
+// are still checked. With opts.Fix, each record with fixable drift is
+// refreshed once (opts.Refresher): the worker's steps suspend, resume or
+// renew it, audited; everything else is reported with its remedy.
 func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileReport, error) {
-	if opts.Grace <= 0 {
-		opts.Grace = 72 * time.Hour
+	// Unset is the worker's default; zero is zero.
+	opts.Grace = provisioning.Config{GracePeriod: opts.Grace}.WithDefaults().GracePeriod
+	if opts.LeaseWait == nil {
+		opts.LeaseWait = new(defaultLeaseWait)
 	}
 	if opts.StuckAfter <= 0 {
 		opts.StuckAfter = 10 * time.Minute
+	}
+	if opts.Fix && opts.Refresher == nil {
+		return ReconcileReport{}, fmt.Errorf("reconcile: fixing needs provisioning, which is %w", ErrNotConfigured)
 	}
 	recs, claims, err := o.readAccounts(ctx)
 	if err != nil {
@@ -198,12 +226,13 @@ func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileRe
 				continue
 			}
 		}
-		for _, d := range compare(r.Record, remote, p.Capabilities(), now, opts.Grace) {
-			if opts.Fix && d.Remedy == remedyFixable {
-				o.fix(ctx, p, r.Record, &d)
-				if opts.OnFix != nil {
-					opts.OnFix(d)
-				}
+		rows := compare(r.Record, remote, p.Capabilities(), now, *opts.Grace)
+		if opts.Fix {
+			o.fix(ctx, opts, r.Record, p.Capabilities(), now, rows)
+		}
+		for _, d := range rows {
+			if d.Action != "" && opts.OnFix != nil {
+				opts.OnFix(d)
 			}
 			add(d)
 		}
@@ -405,7 +434,9 @@ func compare(r *provisioning.Record, remote provisioning.Remote, caps providers.
 		row(DriftEnabledShouldBeSuspended, fmt.Sprintf("desired %s (suspend at %s, delete at %s); enabled at the provider",
 			d.Status, fmtTime(d.SuspendAt), fmtTime(d.DeleteAt)), remedy)
 	case w == wantDeleted && remote.Enabled && caps.Suspend:
-		row(DriftEnabledShouldBeSuspended, fmt.Sprintf("desired %s, delete at %s; enabled at the provider", d.Status, fmtTime(d.DeleteAt)), remedyFixable)
+		// The record's next step is the deletion, the worker's: --fix,
+		// which takes the record's own steps, never deletes.
+		row(DriftEnabledShouldBeSuspended, fmt.Sprintf("desired %s, delete at %s; enabled at the provider", d.Status, fmtTime(d.DeleteAt)), remedyWorker)
 	case w == wantEnabled && !remote.Enabled && caps.Suspend && a.Exists:
 		row(DriftDisabledShouldBeEnabled, "desired "+string(d.Status)+"; disabled at the provider", remedyFixable)
 	}
@@ -423,52 +454,109 @@ func compare(r *provisioning.Record, remote provisioning.Remote, caps providers.
 	return out
 }
 
-// fix applies the safe correction for d: suspend, resume, or renew after a
-// fresh status read, only while still short. It sets d.Fixed and d.Action.
-func (o *Ops) fix(ctx context.Context, p provisioning.Provider, r *provisioning.Record, d *Drift) {
-	fail := func(what string, err error) {
-		d.Action = fmt.Sprintf("%s failed: %s", what, classOf(err))
-		d.Remedy = "vpnbillctl reconcile --fix again, once the provider answers"
+// fix corrects r's fixable rows (those whose Remedy is remedyFixable) with
+// one Refresh of the record: the record's own rules, in the worker's step
+// machine, decide what to do. A row is fixed when the account, as Refresh
+// read it and its steps left it, no longer shows that drift. fix sets each
+// fixable row's Fixed and Action (and, if not fixed, its Remedy).
+func (o *Ops) fix(ctx context.Context, opts ReconcileOptions, r *provisioning.Record, caps providers.Capabilities, now time.Time, rows []Drift) {
+	if !slices.ContainsFunc(rows, func(d Drift) bool { return d.Remedy == remedyFixable }) {
+		return
 	}
-	switch d.Kind {
-	case DriftEnabledShouldBeSuspended, DriftDisabledShouldBeEnabled:
-		enable := d.Kind == DriftDisabledShouldBeEnabled
-		what, done := "suspend", "suspended (disabled) at the provider"
-		if enable {
-			what, done = "resume", "resumed (enabled) at the provider"
-		}
-		if err := p.SetEnabled(ctx, r.Actual.Username, enable); err != nil {
-			fail(what, err)
-			return
-		}
-		d.Fixed, d.Action = true, done
-	case DriftExpiryShort:
-		renewals := 0
-		for {
-			remote, err := p.Lookup(ctx, r.Actual.Username)
-			if err != nil {
-				fail("status before renew", err)
-				return
-			}
-			if !remote.Exists {
-				d.Action = fmt.Sprintf("renewed %d times; the account is gone", renewals)
-				return
-			}
-			if !r.Desired.PaidThrough.After(remote.Expiry.Add(renewSlack)) {
-				d.Fixed, d.Action = true, fmt.Sprintf("renewed %d times; expiry now %s", renewals, fmtTime(remote.Expiry))
-				return
-			}
-			if renewals == maxRenewals {
-				d.Action = fmt.Sprintf("renewed %d times; expiry %s still short", renewals, fmtTime(remote.Expiry))
-				return
-			}
-			if err := p.Renew(ctx, r.Actual.Username, r.Desired.Plan); err != nil {
-				fail("renew", err)
-				return
-			}
-			renewals++
+	rf, err := o.refresh(ctx, opts, r.Key)
+	left := map[DriftKind]bool{}
+	if rf.Read {
+		for _, d := range compare(r, rf.Account, caps, now, *opts.Grace) {
+			left[d.Kind] = true
 		}
 	}
+	action := describe(rf, err)
+	for i := range rows {
+		d := &rows[i]
+		if d.Remedy != remedyFixable {
+			continue
+		}
+		d.Fixed, d.Action = rf.Read && !left[d.Kind], action
+		if !d.Fixed {
+			d.Remedy = remedyUnfixed(r.Key, err)
+		}
+	}
+}
+
+// remedyUnfixed is what to do about a fixable row a Refresh did not fix.
+func remedyUnfixed(key string, err error) string {
+	switch {
+	case errors.Is(err, provisioning.ErrLeftToWorker):
+		return remedyWorker
+	case errors.Is(err, provisioning.ErrAccountMissing):
+		return "vpnbillctl reconcile again: the account is reported missing_account, with its remedy"
+	case errors.Is(err, provisioning.ErrInReview):
+		return "vpnbillctl review resolve " + key + " --adopt USERNAME | --retry | --give-up"
+	case err == nil:
+		return "vpnbillctl accounts show " + key + ": the record's rules want no step now"
+	}
+	return "vpnbillctl reconcile --fix again, once the provider answers and no worker holds the record"
+}
+
+// refresh refreshes the record with key, trying again while a worker holds
+// its lease, for up to opts.LeaseWait.
+func (o *Ops) refresh(ctx context.Context, opts ReconcileOptions, key string) (provisioning.Refreshed, error) {
+	deadline := time.Now().Add(*opts.LeaseWait)
+	for {
+		rf, err := opts.Refresher.Refresh(ctx, key)
+		wait := time.Until(deadline)
+		if !errors.Is(err, provisioning.ErrLeased) || wait <= 0 {
+			return rf, err
+		}
+		t := time.NewTimer(min(wait, leaseRetry))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return rf, err
+		case <-t.C:
+		}
+	}
+}
+
+// describe says what a Refresh did, and why it stopped if it did: changes
+// at the provider, the steps taken, never an error's text.
+func describe(rf provisioning.Refreshed, err error) string {
+	var parts []string
+	if rf.Read {
+		f, a := rf.Found, rf.Account
+		switch {
+		case f.Enabled && !a.Enabled:
+			parts = append(parts, "suspended (disabled) at the provider")
+		case !f.Enabled && a.Enabled:
+			parts = append(parts, "resumed (enabled) at the provider")
+		}
+		if !a.Expiry.Equal(f.Expiry) {
+			parts = append(parts, fmt.Sprintf("renewed: expiry %s, was %s", fmtTime(a.Expiry), fmtTime(f.Expiry)))
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "nothing to change at the provider")
+		}
+		parts = append(parts, "steps: "+strings.Join(rf.Steps, ", "))
+	}
+	var leased *provisioning.LeasedError
+	switch {
+	case err == nil:
+	case errors.As(err, &leased):
+		parts = append(parts, "busy: a worker holds the record until "+fmtTime(leased.Until))
+	case errors.Is(err, provisioning.ErrAccountMissing):
+		parts = append(parts, "the provider has no such account (missing_account)")
+	case errors.Is(err, provisioning.ErrLeftToWorker):
+		parts = append(parts, "stopped before "+rf.Left+", which is the worker's (--fix never creates or deletes)")
+	case errors.Is(err, provisioning.ErrInReview):
+		parts = append(parts, "not touched: the record is in review")
+	case errors.Is(err, provisioning.ErrNoAccount):
+		parts = append(parts, "not touched: the record has no account at the provider")
+	case rf.Failed != "":
+		parts = append(parts, rf.Failed+" failed: "+classOf(err))
+	default:
+		parts = append(parts, "failed: "+classOf(err))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // classOf names a provider error's class, never its text.

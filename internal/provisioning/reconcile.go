@@ -46,28 +46,42 @@ func (s *Service) Reconcile(ctx context.Context, key string) error {
 		return err
 	}
 	defer p.release()
-	for range maxSteps {
-		st := s.next(r, s.cfg.Now())
-		if st == nil {
-			break
-		}
-		r, err = st(p, ctx, r)
-		if errors.Is(err, errStale) {
-			if r, _, err = s.store.Get(ctx, key); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			// What the step wrote (its audit included) is published
-			// before the failure is reported.
-			return errors.Join(err, s.flush(ctx, key, r))
-		}
+	if r, err = p.drive(ctx, r); err != nil {
+		// What the step wrote (its audit included) is published
+		// before the failure is reported.
+		return errors.Join(err, s.flush(ctx, key, r))
 	}
 	if err := s.flush(ctx, key, r); err != nil {
 		return err
 	}
 	return s.schedule(ctx, key, r)
+}
+
+// drive takes the record's next steps, as nextStep decides them, until none
+// is due, maxSteps were taken, or the pass's limit refuses one. It returns
+// the record as the last step wrote it; after a step's error that record
+// may be nil (or a stale read of what the step wrote).
+func (s *pass) drive(ctx context.Context, r *Record) (*Record, error) {
+	for range maxSteps {
+		st := s.nextStep(r, s.cfg.Now())
+		if st.do == nil || (s.limit != nil && !s.limit(st.name)) {
+			break
+		}
+		next, err := st.do(s, ctx, r)
+		if errors.Is(err, errStale) {
+			if r, _, err = s.store.Get(ctx, s.key); err != nil {
+				return r, err
+			}
+			continue
+		}
+		if err != nil {
+			s.failed = st.name
+			return next, err
+		}
+		r = next
+		s.taken = append(s.taken, st.name)
+	}
+	return r, nil
 }
 
 // settled reports, from one read, whether the record needs nothing: no step
@@ -97,6 +111,13 @@ type pass struct {
 	*Service
 	key   string
 	token string
+	// limit, if set, says which steps (by name) drive may take; it stops
+	// before any other. Nil: every step.
+	limit func(name string) bool
+	// taken names the steps drive took, in order; failed, the one whose
+	// error it returned.
+	taken  []string
+	failed string
 }
 
 // holds reports whether r's lease is this pass's.
@@ -236,6 +257,14 @@ func (s *Service) target(r *Record, now time.Time) (target, time.Time) {
 // that holds the record's lease. It returns the record as it last wrote it.
 type step func(s *pass, ctx context.Context, r *Record) (*Record, error)
 
+// namedStep is a step and its name (the one its intent and failpoints
+// carry), so a pass can be limited to some steps (Refresh: never a create
+// or a delete). The zero value is no step.
+type namedStep struct {
+	name string
+	do   step
+}
+
 const (
 	stepCreate  = "create"
 	stepEnable  = "enable"
@@ -244,20 +273,24 @@ const (
 	stepRenew   = "renew"
 	stepRetire  = "retire"
 	stepAdopt   = "adopt"
+	stepDeleted = "deleted" // no call: the retention of an account already gone is over
 	mailPrefix  = "email."
 )
 
-// next decides the record's next step at now, or nil when the provider
-// matches the record.
-func (s *Service) next(r *Record, now time.Time) step {
+// next is nextStep's step, or nil, for callers that need not know its name.
+func (s *Service) next(r *Record, now time.Time) step { return s.nextStep(r, now).do }
+
+// nextStep decides the record's next step at now, or none when the
+// provider matches the record.
+func (s *Service) nextStep(r *Record, now time.Time) namedStep {
 	if r.Review != nil {
-		return nil
+		return namedStep{}
 	}
 	if r.Adopt != nil {
 		if now.Before(r.Adopt.Started.Add(s.cfg.AdoptAfter)) {
-			return nil // scheduled: the timer fires when adoption may start
+			return namedStep{} // scheduled: the timer fires when adoption may start
 		}
-		return (*pass).adopt
+		return namedStep{stepAdopt, (*pass).adopt}
 	}
 	d, a := &r.Desired, &r.Actual
 	caps := s.caps(r)
@@ -266,10 +299,10 @@ func (s *Service) next(r *Record, now time.Time) step {
 	case targetEnabled:
 		switch {
 		case !a.Exists:
-			return (*pass).create
+			return namedStep{stepCreate, (*pass).create}
 		case a.PlanID != d.Plan.ID && d.Plan.ID != "":
 			if a.Provider == "purevpn" && d.Plan.Provider == a.Provider && !samePureVPNAccount(a, d) {
-				return (*pass).create // a new account of the new package; the old one is retired
+				return namedStep{stepCreate, (*pass).create} // a new account of the new package; the old one is retired
 			}
 			return local("plan", func(r *Record) {
 				r.Actual.PlanID = r.Desired.Plan.ID
@@ -278,7 +311,7 @@ func (s *Service) next(r *Record, now time.Time) step {
 		case !a.Enabled && caps.Suspend:
 			return setEnabled(true)
 		case caps.Renew && !d.OneOff && d.PaidThrough.After(a.Expiry.Add(renewSlack)):
-			return (*pass).renew
+			return namedStep{stepRenew, (*pass).renew}
 		case !caps.Renew && d.PaidThrough.After(a.Expiry):
 			return local("expiry", func(r *Record) {
 				r.Actual.Expiry = r.Desired.PaidThrough
@@ -299,7 +332,7 @@ func (s *Service) next(r *Record, now time.Time) step {
 		}
 		if !a.Deleted && a.Generation > 0 && (d.Status == StatusCanceled || d.Status == StatusRefunded) {
 			// VPNKI: the tunnel went at cancellation; the retention is over now.
-			return local("deleted", func(r *Record) {
+			return local(stepDeleted, func(r *Record) {
 				r.Actual.Deleted = true
 				s.owe(r, PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Deleted, r.Actual.Generation), Kind: notify.Deleted})
 				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditDeleted, r.Key, r.Actual.Generation), Kind: events.AuditDeleted})
@@ -307,12 +340,12 @@ func (s *Service) next(r *Record, now time.Time) step {
 		}
 	}
 	if len(a.Retired) > 0 {
-		return (*pass).retire
+		return namedStep{stepRetire, (*pass).retire}
 	}
 	if len(r.Mail) > 0 {
 		return email(r.Mail[0])
 	}
-	return nil
+	return namedStep{}
 }
 
 func samePureVPNAccount(a *Actual, d *Desired) bool {
@@ -368,8 +401,8 @@ func (s *pass) result(ctx context.Context, key string, st *Step, apply func(r *R
 }
 
 // local is a step with no provider call: one CAS write.
-func local(name string, apply func(r *Record)) step {
-	return func(s *pass, ctx context.Context, r *Record) (*Record, error) {
+func local(name string, apply func(r *Record)) namedStep {
+	return namedStep{name, func(s *pass, ctx context.Context, r *Record) (*Record, error) {
 		r, _, err := s.store.Update(ctx, r.Key, func(r *Record) error {
 			if !s.holds(r) || r.Step != nil {
 				return errStale
@@ -381,7 +414,7 @@ func local(name string, apply func(r *Record)) step {
 			s.cfg.Failpoint("result." + name)
 		}
 		return r, err
-	}
+	}}
 }
 
 // call runs one provider call as a step: intent, call, result. On failure
@@ -537,12 +570,12 @@ func (s *pass) adopt(ctx context.Context, r *Record) (*Record, error) {
 }
 
 // setEnabled enables or disables a PureVPN account, and owes the email.
-func setEnabled(enabled bool) step {
+func setEnabled(enabled bool) namedStep {
 	name := stepDisable
 	if enabled {
 		name = stepEnable
 	}
-	return func(s *pass, ctx context.Context, r *Record) (*Record, error) {
+	return namedStep{name, func(s *pass, ctx context.Context, r *Record) (*Record, error) {
 		return s.call(ctx, r, name, func(r *Record) bool { return r.Actual.Exists && r.Actual.Enabled != enabled },
 			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
 				if err := p.SetEnabled(ctx, r.Actual.Username, enabled); err != nil {
@@ -558,7 +591,7 @@ func setEnabled(enabled bool) step {
 					r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d:%s", kind, r.Key, r.Actual.Suspensions, r.Desired.Status), Kind: kind})
 				}, nil
 			})
-	}
+	}}
 }
 
 // transitionEmail is the email of a disable or enable. Suspensions are
@@ -584,8 +617,8 @@ func (s *Service) owe(r *Record, m PendingEmail) {
 }
 
 // remove deletes the account: for good (final), or as VPNKI's suspension.
-func remove(final bool) step {
-	return func(s *pass, ctx context.Context, r *Record) (*Record, error) {
+func remove(final bool) namedStep {
+	return namedStep{stepDelete, func(s *pass, ctx context.Context, r *Record) (*Record, error) {
 		return s.call(ctx, r, stepDelete, func(r *Record) bool { return r.Actual.Exists },
 			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
 				if err := p.Delete(ctx, r.Actual.Username); err != nil {
@@ -609,7 +642,7 @@ func remove(final bool) step {
 						Reason: "the provider has no suspend: the tunnel was deleted"})
 				}, nil
 			})
-	}
+	}}
 }
 
 // renew reads the PureVPN expiry first and renews only what is short of
@@ -662,8 +695,8 @@ func (s *pass) retire(ctx context.Context, r *Record) (*Record, error) {
 }
 
 // email sends a pending email.
-func email(m PendingEmail) step {
-	return func(s *pass, ctx context.Context, r *Record) (*Record, error) {
+func email(m PendingEmail) namedStep {
+	return namedStep{mailPrefix + m.ID, func(s *pass, ctx context.Context, r *Record) (*Record, error) {
 		r, st, err := s.intent(ctx, r.Key, mailPrefix+m.ID, func(r *Record) bool { return r.owes(m.ID) })
 		if err != nil {
 			return r, err
@@ -676,7 +709,7 @@ func email(m PendingEmail) step {
 		sendErr := s.mailer.Send(ctx, msg)
 		s.cfg.Failpoint(mailPrefix + string(m.Kind))
 		return s.mailed(ctx, r.Key, st, m, msg, sendErr)
-	}
+	}}
 }
 
 func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
