@@ -39,7 +39,7 @@ func TestNoIdleGapsAtAnyConcurrency(t *testing.T) {
 					inv := stripetest.Invoice{Subscription: sub, Email: email, Price: "price_std_monthly", AmountPaid: 999, Paid: true}
 					for _, m := range []struct {
 						typ, id string
-						body []byte
+						body    []byte
 					}{
 						{billing.EventCheckoutCompleted, evID, stripetest.CheckoutCompleted(evID, now, c)},
 						{billing.EventInvoicePaid, inID, stripetest.InvoicePaid(inID, now, inv)},
