@@ -44,9 +44,11 @@ type Providers struct {
 	// PureVPNSpellings overrides the document's method and parameter names,
 	// e.g. "delete_account=delete,username=user". Default: the document's.
 	PureVPNSpellings map[string]string `env:"PUREVPN_SPELLINGS" envKeyValSeparator:"="`
-	// ProviderTimeout bounds one HTTP attempt to a provider. Default 15s.
+	// ProviderTimeout bounds one HTTP attempt to a provider; it must be
+	// positive. Default 15s.
 	ProviderTimeout time.Duration `env:"PROVIDER_TIMEOUT" envDefault:"15s"`
-	// ProviderRetryFor bounds all attempts of one provider call. Default 30s.
+	// ProviderRetryFor bounds all attempts of one provider call; 0 makes
+	// one attempt. Default 30s.
 	ProviderRetryFor time.Duration `env:"PROVIDER_RETRY_FOR" envDefault:"30s"`
 	// VPNKI API.
 	VPNKIURL string `env:"VPNKI_API_URL"`
@@ -63,11 +65,11 @@ func (p Providers) ClientConfigs() (purevpn.Config, vpnki.Config, error) {
 			return pc, vpnki.Config{}, fmt.Errorf("PUREVPN_SPELLINGS: %w", err)
 		}
 		pc = purevpn.Config{URL: p.PureVPNURL, User: p.PureVPNUser, Password: p.PureVPNPassword,
-			Names: names, Timeout: p.ProviderTimeout, RetryFor: p.ProviderRetryFor}
+			Names: names, Timeout: p.ProviderTimeout, RetryFor: new(p.ProviderRetryFor)}
 	}
 	var vc vpnki.Config
 	if p.VPNKIURL != "" {
-		vc = vpnki.Config{URL: p.VPNKIURL, Key: p.VPNKIKey, Timeout: p.ProviderTimeout, RetryFor: p.ProviderRetryFor}
+		vc = vpnki.Config{URL: p.VPNKIURL, Key: p.VPNKIKey, Timeout: p.ProviderTimeout, RetryFor: new(p.ProviderRetryFor)}
 	}
 	return pc, vc, nil
 }
@@ -155,6 +157,7 @@ func LoadCtlFrom(environ []string) (Ctl, error) {
 	if (c.VPNKIURL != "") != (c.VPNKIKey != "") {
 		errs = append(errs, errors.New("VPNKI_API_URL and VPNKI_API_KEY go together"))
 	}
+	errs = append(errs, checkDurations(c.Providers, c.GracePeriod, c.DeleteAfter))
 	return c, errors.Join(errs...)
 }
 
@@ -197,10 +200,30 @@ func LoadWorker() (Worker, error) {
 	if w.PureVPNURL == "" && w.VPNKIURL == "" {
 		errs = append(errs, errors.New("no provider configured: set PUREVPN_API_URL or VPNKI_API_URL"))
 	}
-	if w.GracePeriod < 0 || w.DeleteAfter < 0 {
-		errs = append(errs, errors.New("GRACE_PERIOD and DELETE_AFTER must not be negative"))
-	}
+	errs = append(errs, checkDurations(w.Providers, w.GracePeriod, w.DeleteAfter))
 	return w, errors.Join(errs...)
+}
+
+// checkDurations applies the one rule of every duration setting: an unset
+// (or empty) variable means its default, and a value that is set means
+// exactly that value, zero included, where zero is a valid choice
+// (GRACE_PERIOD=0s: suspend at once; DELETE_AFTER=0s: delete at once;
+// PROVIDER_RETRY_FOR=0s: one attempt). Where zero or less means nothing
+// (PROVIDER_TIMEOUT) it is an error, never silently the default.
+func checkDurations(p Providers, grace, deleteAfter time.Duration) error {
+	var errs []error
+	if p.ProviderTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("PROVIDER_TIMEOUT must be positive, not %s", p.ProviderTimeout))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"PROVIDER_RETRY_FOR", p.ProviderRetryFor}, {"GRACE_PERIOD", grace}, {"DELETE_AFTER", deleteAfter}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, not %s", d.name, d.v))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func load[T any]() (T, error) {

@@ -496,7 +496,7 @@ func TestReconcileCleanAndUnreachable(t *testing.T) {
 	// with the class, and VPNKI is still checked.
 	gone := httptest.NewServer(b.pure)
 	gone.Close()
-	down, err := purevpn.New(purevpn.Config{URL: gone.URL, User: simUser, Password: simPassword, RetryFor: 200 * time.Millisecond})
+	down, err := purevpn.New(purevpn.Config{URL: gone.URL, User: simUser, Password: simPassword, RetryFor: new(200 * time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}

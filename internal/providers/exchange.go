@@ -38,9 +38,10 @@ type ExchangeConfig struct {
 	Provider Name
 	// Timeout bounds one attempt, from dial to the end of the body. Default 15s.
 	Timeout time.Duration
-	// RetryFor bounds all attempts of one call, waits included. Default 30s.
-	// The caller's context deadline, if sooner, wins.
-	RetryFor time.Duration
+	// RetryFor bounds all attempts of one call, waits included; zero makes
+	// one attempt, with no retry. Default (nil) 30s. The caller's context
+	// deadline, if sooner, wins.
+	RetryFor *time.Duration
 	// MaxBody caps how much of an answer is read. Default 1 MiB.
 	MaxBody int64
 	// Secrets are scrubbed from every error the exchange returns and every
@@ -55,13 +56,14 @@ type ExchangeConfig struct {
 	Observe func(method string, err error, took time.Duration)
 }
 
-// WithDefaults returns a copy of c with every zero field set to its default.
+// WithDefaults returns a copy of c with every unset field set to its
+// default.
 func (c ExchangeConfig) WithDefaults() ExchangeConfig {
 	if c.Timeout <= 0 {
 		c.Timeout = 15 * time.Second
 	}
-	if c.RetryFor <= 0 {
-		c.RetryFor = 30 * time.Second
+	if c.RetryFor == nil || *c.RetryFor < 0 {
+		c.RetryFor = new(30 * time.Second)
 	}
 	if c.MaxBody <= 0 {
 		c.MaxBody = 1 << 20
@@ -119,11 +121,16 @@ type Response struct {
 // client's job. ctx cancellation stops waiting at once.
 func (x *Exchange) Do(ctx context.Context, call Call, newReq func(ctx context.Context) (*http.Request, error)) (*Response, error) {
 	start := time.Now()
-	bo := &hintedBackOff{BackOff: backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(200*time.Millisecond),
-		backoff.WithMaxInterval(5*time.Second),
-		backoff.WithMaxElapsedTime(x.cfg.RetryFor),
-	)}
+	retryFor := *x.cfg.RetryFor
+	var policy backoff.BackOff = &backoff.StopBackOff{} // RetryFor 0: one attempt
+	if retryFor > 0 {
+		policy = backoff.NewExponentialBackOff(
+			backoff.WithInitialInterval(200*time.Millisecond),
+			backoff.WithMaxInterval(5*time.Second),
+			backoff.WithMaxElapsedTime(retryFor),
+		)
+	}
+	bo := &hintedBackOff{BackOff: policy}
 	attempt := 0
 	var last *Error // the last classified failure, in case ctx ends during a wait
 	resp, err := backoff.RetryWithData(func() (*Response, error) {
@@ -141,7 +148,7 @@ func (x *Exchange) Do(ctx context.Context, call Call, newReq func(ctx context.Co
 		}
 		var pe *Error
 		if errors.As(err, &pe) && pe.RetryAfter > 0 {
-			if pe.RetryAfter > x.cfg.RetryFor-time.Since(start) {
+			if pe.RetryAfter > retryFor-time.Since(start) {
 				return nil, backoff.Permanent(err) // too long to wait here: the caller redelivers later
 			}
 			bo.hint = pe.RetryAfter

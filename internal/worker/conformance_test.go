@@ -40,14 +40,14 @@ func subjects(t *testing.T) []subject {
 	pure := purevpnsim.New(purevpnsim.Options{User: "u", Password: "p"})
 	ps := httptest.NewServer(pure)
 	t.Cleanup(ps.Close)
-	pc, err := purevpn.New(purevpn.Config{URL: ps.URL, User: "u", Password: "p", RetryFor: 5 * time.Second, Timeout: 2 * time.Second})
+	pc, err := purevpn.New(purevpn.Config{URL: ps.URL, User: "u", Password: "p", RetryFor: new(5 * time.Second), Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tun := vpnkisim.New(vpnkisim.Options{Key: "k", Address: "vpn.example.net"})
 	vs := httptest.NewServer(tun)
 	t.Cleanup(vs.Close)
-	vc, err := vpnki.New(vpnki.Config{URL: vs.URL + "/index.php", Key: "k", RetryFor: 5 * time.Second, Timeout: 2 * time.Second})
+	vc, err := vpnki.New(vpnki.Config{URL: vs.URL + "/index.php", Key: "k", RetryFor: new(5 * time.Second), Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

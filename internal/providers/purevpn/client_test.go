@@ -244,7 +244,7 @@ var methods = []struct {
 // HTTP exchange and checks its class.
 func TestErrorClasses(t *testing.T) {
 	t.Parallel()
-	short := func(cfg *Config) { cfg.RetryFor = 300 * time.Millisecond }
+	short := func(cfg *Config) { cfg.RetryFor = new(300 * time.Millisecond) }
 	shapes := []struct {
 		name string
 		// arrange prepares the simulator and returns the username to call
@@ -312,7 +312,7 @@ func TestErrorClasses(t *testing.T) {
 			name: "attempt timeout",
 			arrange: func(t *testing.T, b *bundle, u string) (string, func(*Config)) {
 				b.sim.SetLatency(time.Minute) // the handler returns as soon as the client leaves
-				return u, func(cfg *Config) { cfg.Timeout = 100 * time.Millisecond; cfg.RetryFor = 300 * time.Millisecond }
+				return u, func(cfg *Config) { cfg.Timeout = 100 * time.Millisecond; cfg.RetryFor = new(300 * time.Millisecond) }
 			},
 			want: providers.ErrUncertain, wantIdempotent: providers.ErrUncertain,
 		},
@@ -354,7 +354,7 @@ func TestErrorClasses(t *testing.T) {
 			name: "connection refused",
 			arrange: func(t *testing.T, b *bundle, u string) (string, func(*Config)) {
 				url := closedURL(t)
-				return u, func(cfg *Config) { cfg.URL = url; cfg.RetryFor = 300 * time.Millisecond }
+				return u, func(cfg *Config) { cfg.URL = url; cfg.RetryFor = new(300 * time.Millisecond) }
 			},
 			want: providers.ErrNotSent, wantIdempotent: providers.ErrNotSent,
 		},
@@ -610,7 +610,7 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("New(good): %v", err)
 	}
 	d := good.WithDefaults()
-	if d.Timeout != 15*time.Second || d.RetryFor != 30*time.Second || d.DefaultPeriod != Period30 ||
+	if d.Timeout != 15*time.Second || *d.RetryFor != 30*time.Second || d.DefaultPeriod != Period30 ||
 		d.Names.Username != "username" || d.Names.UpdateAccount != "update_account" || d.Transport == nil || d.Logger == nil {
 		t.Errorf("WithDefaults = %+v", d)
 	}
@@ -663,5 +663,32 @@ func TestNamesFromOverrides(t *testing.T) {
 	}
 	if _, err := NamesFromOverrides(map[string]string{"username": "period"}); err == nil {
 		t.Error("a parameter spelled like another must be refused")
+	}
+}
+
+// RetryFor zero is a choice, not "unset": one attempt, no retry; unset is
+// the 30 s default, which retries a 503 within the call.
+func TestRetryForZeroMakesOneAttempt(t *testing.T) {
+	t.Parallel()
+	_, b := setup(t)
+	for _, tc := range []struct {
+		name     string
+		retryFor *time.Duration
+		calls    int
+		fails    bool
+	}{
+		{"zero", new(time.Duration(0)), 1, true},
+		{"unset", nil, 2, false},
+	} {
+		b.sim.FailNext(1, http.StatusServiceUnavailable)
+		before := b.sim.Calls("status")
+		c := b.client(t, func(cfg *Config) { cfg.RetryFor = tc.retryFor })
+		_, err := c.Status(context.Background(), "pvr100001")
+		if got := b.sim.Calls("status") - before; got != tc.calls {
+			t.Errorf("%s: %d status calls, want %d", tc.name, got, tc.calls)
+		}
+		if tc.fails != (err != nil && providers.ClassOf(err) == providers.Unavailable) {
+			t.Errorf("%s: error %v", tc.name, err)
+		}
 	}
 }

@@ -23,9 +23,10 @@ type Config struct {
 	Password string
 	// Timeout bounds one attempt, from dial to the end of the answer. Default 15s.
 	Timeout time.Duration
-	// RetryFor bounds all attempts of one call, waits included. Default 30s.
+	// RetryFor bounds all attempts of one call, waits included; zero makes
+	// one attempt, with no retry. Default (nil) 30s.
 	// The caller's context deadline, if sooner, wins.
-	RetryFor time.Duration
+	RetryFor *time.Duration
 	// DefaultPeriod is the period sent with the methods that take none
 	// (status, delete_account, update_account, change_password), because
 	// the server has been seen to require one on every call. Default Period30.
@@ -110,8 +111,8 @@ func (c Config) WithDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = 15 * time.Second
 	}
-	if c.RetryFor <= 0 {
-		c.RetryFor = 30 * time.Second
+	if c.RetryFor == nil || *c.RetryFor < 0 {
+		c.RetryFor = new(30 * time.Second)
 	}
 	if c.DefaultPeriod == 0 {
 		c.DefaultPeriod = Period30

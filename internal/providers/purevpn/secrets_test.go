@@ -34,7 +34,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	if err := c.ChangePassword(ctx, a.Username, newPass); err != nil {
 		t.Fatal(err)
 	}
-	short := b.client(t, func(cfg *Config) { cfg.RetryFor = 300 * time.Millisecond })
+	short := b.client(t, func(cfg *Config) { cfg.RetryFor = new(300 * time.Millisecond) })
 	faults := []struct {
 		name   string
 		inject func()
@@ -50,10 +50,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 		{"unknown user", func() {}, c, "pvr000000"},
 		{"bad period", func() {}, b.client(t, func(cfg *Config) { cfg.Names.Period = "p" }), a.Username},
 		{"bad credentials", func() {}, b.client(t, func(cfg *Config) { cfg.Password = testPassword + "x" }), a.Username},
-		{"refused", func() {}, b.client(t, func(cfg *Config) { cfg.URL = closedURL(t); cfg.RetryFor = 300 * time.Millisecond }), a.Username},
+		{"refused", func() {}, b.client(t, func(cfg *Config) { cfg.URL = closedURL(t); cfg.RetryFor = new(300 * time.Millisecond) }), a.Username},
 		{"timeout", func() { b.sim.SetLatency(time.Minute) }, b.client(t, func(cfg *Config) {
 			cfg.Timeout = 100 * time.Millisecond
-			cfg.RetryFor = 300 * time.Millisecond
+			cfg.RetryFor = new(300 * time.Millisecond)
 		}), a.Username},
 	}
 	for _, f := range faults {

@@ -69,7 +69,7 @@ func setup(t *testing.T, simOpts ...func(*purevpnsim.Options)) (*Client, *bundle
 		User:     testUser,
 		Password: testPassword,
 		Timeout:  10 * time.Second,
-		RetryFor: 20 * time.Second,
+		RetryFor: new(20 * time.Second),
 		Logger:   logger,
 	}
 	return b.client(t, nil), b

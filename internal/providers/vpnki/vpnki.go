@@ -107,8 +107,9 @@ type Config struct {
 	Key string
 	// Timeout bounds one attempt. Default 15s.
 	Timeout time.Duration
-	// RetryFor bounds all attempts of one call, waits included. Default 30s.
-	RetryFor time.Duration
+	// RetryFor bounds all attempts of one call, waits included; zero makes
+	// one attempt, with no retry. Default (nil) 30s.
+	RetryFor *time.Duration
 	// Transport is the base HTTP transport. Default: a clone of
 	// http.DefaultTransport.
 	Transport *http.Transport
@@ -125,8 +126,8 @@ func (c Config) WithDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Second
 	}
-	if c.RetryFor == 0 {
-		c.RetryFor = 30 * time.Second
+	if c.RetryFor == nil {
+		c.RetryFor = new(30 * time.Second)
 	}
 	if c.Transport == nil {
 		c.Transport = http.DefaultTransport.(*http.Transport).Clone()
@@ -162,8 +163,8 @@ func (c Config) validate() error {
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("vpnki: Timeout must not be negative, got %s", c.Timeout))
 	}
-	if c.RetryFor < 0 {
-		errs = append(errs, fmt.Errorf("vpnki: RetryFor must not be negative, got %s", c.RetryFor))
+	if c.RetryFor != nil && *c.RetryFor < 0 {
+		errs = append(errs, fmt.Errorf("vpnki: RetryFor must not be negative, got %s", *c.RetryFor))
 	}
 	return errors.Join(errs...)
 }

@@ -91,7 +91,7 @@ func TestNewValidates(t *testing.T) {
 		{"no host", vpnki.Config{URL: "https:///index.php", Key: "k"}, []string{"no host"}},
 		{"query", vpnki.Config{URL: "https://vpnki.com/index.php?option=com_api", Key: "k"}, []string{"without query"}},
 		{"no path", vpnki.Config{URL: "https://vpnki.com", Key: "k"}, []string{"must name the endpoint"}},
-		{"negative", vpnki.Config{URL: "https://vpnki.com/index.php", Key: testKey, Timeout: -1, RetryFor: -1}, []string{"Timeout must not be negative", "RetryFor must not be negative"}},
+		{"negative", vpnki.Config{URL: "https://vpnki.com/index.php", Key: testKey, Timeout: -1, RetryFor: new(time.Duration(-1))}, []string{"Timeout must not be negative", "RetryFor must not be negative"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -336,7 +336,7 @@ func TestErrorClasses(t *testing.T) {
 		for resource, do := range resources {
 			t.Run(f.name+"/"+resource, func(t *testing.T) {
 				t.Parallel()
-				c, b := setup(t, func(c *vpnki.Config) { c.RetryFor = time.Second })
+				c, b := setup(t, func(c *vpnki.Config) { c.RetryFor = new(time.Second) })
 				nt, err := c.AddTunnel(context.Background())
 				if err != nil {
 					t.Fatal(err)
@@ -498,7 +498,7 @@ func TestRetryRules(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		u := srv.URL + "/index.php"
 		srv.Close()
-		c, _ := newClient(t, u, func(c *vpnki.Config) { c.RetryFor = 500 * time.Millisecond })
+		c, _ := newClient(t, u, func(c *vpnki.Config) { c.RetryFor = new(500 * time.Millisecond) })
 		_, err := c.AddTunnel(ctx)
 		if !errors.Is(err, providers.ErrNotSent) {
 			t.Errorf("AddTunnel to a closed port = %v; want NotSent", err)
@@ -606,7 +606,7 @@ func TestTimeFormat(t *testing.T) {
 func TestSecretsNeverShown(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c, b := setup(t, func(c *vpnki.Config) { c.RetryFor = time.Second; c.Timeout = time.Second })
+	c, b := setup(t, func(c *vpnki.Config) { c.RetryFor = new(time.Second); c.Timeout = time.Second })
 	nt, err := c.AddTunnel(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -651,7 +651,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	refused := srv.URL + "/index.php"
 	srv.Close()
-	c2, logs2 := newClient(t, refused, func(c *vpnki.Config) { c.RetryFor = 300 * time.Millisecond })
+	c2, logs2 := newClient(t, refused, func(c *vpnki.Config) { c.RetryFor = new(300 * time.Millisecond) })
 	_, err = c2.AddTunnel(ctx)
 	record(err)
 	_, err = c2.StatTunnel(ctx, "user1", time.Time{}, time.Time{})
