@@ -98,10 +98,10 @@ func TestDeadLetterOutlivesLongOutage(t *testing.T) {
 	for done := false; !done; {
 		select {
 		case o := <-cb.outcomes:
-			switch {
-			case o == settled{"evt_fail", "retry"}:
+			switch o {
+			case settled{"evt_fail", "retry"}:
 				retries++
-			case o == settled{"evt_fail", "dead"}:
+			case settled{"evt_fail", "dead"}:
 				done = true
 			default:
 				t.Fatalf("unexpected outcome %+v", o)
