@@ -1,8 +1,9 @@
 // Package events owns vpnbill's use of NATS JetStream: the subjects, the
 // streams, KV buckets and consumers (declared here, and only here), publishing
 // with a deduplication id, the consume loop with the one place that maps a
-// handler's result to Ack / NakWithDelay / Term + dead letter, and the audit
-// event contract.
+// handler's result to Ack / NakWithDelay / Term + dead letter, the timers
+// (a due-time index in stream TIMERS and the scanner that fires it), and
+// the audit event contract.
 //
 // It knows nothing of Stripe's types or of the providers: payloads are bytes.
 package events
@@ -32,7 +33,6 @@ const (
 	stripeSubjectPrefix = "stripe.event."
 	auditSubjectPrefix  = "audit."
 	deadSubjectPrefix   = "dead."
-	timerDuePrefix      = "timer.due."
 )
 
 // StripeSubject is the subject a Stripe event of eventType is stored under,
@@ -184,13 +184,23 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Topology, 
 	}
 	if t.Timers, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        StreamTimers,
-		Description: "One wake-up per account record (grace end, deletion, expiry)",
-		Subjects:    []string{timerDuePrefix + ">"},
+		Description: "Account wake-ups (grace end, deletion, expiry): the due-time index and the due work",
+		Subjects:    []string{timerAtPrefix + ">", timerClosedPrefix + ">", timerCursor, timerDuePrefix + ">"},
 		Storage:     jetstream.FileStorage,
-		// One timer per record: a new one replaces the old.
+		// One message per subject: an index entry, a closed minute, the
+		// cursor (compare-and-swap on its sequence), a record's due work
+		// (a new one replaces the old).
 		MaxMsgsPerSubject: 1,
-		Replicas:          cfg.Replicas,
+		// Several scanners fire the same entry under one id (see TimerScanner).
+		Duplicates: timerDuplicates,
+		// No direct gets: a read of the cursor or of a closed-minute marker
+		// must come from the stream leader, never from a lagging replica.
+		AllowDirect: false,
+		Replicas:    cfg.Replicas,
 	}); err != nil {
+		return nil, fmt.Errorf("stream %s: %w", StreamTimers, err)
+	}
+	if err := startTimerCursor(ctx, js, t.Timers); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", StreamTimers, err)
 	}
 	if t.Accounts, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -228,7 +238,9 @@ func (t *Topology) WorkerConsumer(ctx context.Context) (jetstream.Consumer, erro
 }
 
 // TimerConsumer creates or updates the durable pull consumer the workers
-// share on the timers that are due.
+// share on the timers that are due. It only ever holds due work (the
+// TimerScanners publish it when it falls due), so its window of
+// TimerMaxAckPending is never taken by timers that are not.
 func (t *Topology) TimerConsumer(ctx context.Context) (jetstream.Consumer, error) {
 	c, err := t.JS.CreateOrUpdateConsumer(ctx, StreamTimers, jetstream.ConsumerConfig{
 		Durable:       ConsumerTimers,
@@ -236,7 +248,8 @@ func (t *Topology) TimerConsumer(ctx context.Context) (jetstream.Consumer, error
 		FilterSubject: timerDuePrefix + ">",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       t.Config.AckWait,
-		MaxDeliver:    -1, // a timer is redelivered until it is due
+		MaxDeliver:    -1, // a due timer is retried until its record is reconciled
+		MaxAckPending: TimerMaxAckPending,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		Replicas:      t.Config.Replicas,
 	})
@@ -244,34 +257,6 @@ func (t *Topology) TimerConsumer(ctx context.Context) (jetstream.Consumer, error
 		return nil, fmt.Errorf("consumer %s: %w", ConsumerTimers, err)
 	}
 	return c, nil
-}
-
-// ScheduleTimer stores a wake-up for record key at at, replacing any
-// earlier one for key. The timers consumer's handler parks it with
-// NakWithDelay until it is due, so timers survive restarts and cost nothing
-// until they are due.
-func ScheduleTimer(ctx context.Context, js jetstream.JetStream, key string, at time.Time) error {
-	if !validToken(key) {
-		return fmt.Errorf("timer key %q is not a valid subject token", key)
-	}
-	_, err := js.Publish(ctx, timerDuePrefix+key, []byte(at.UTC().Format(time.RFC3339Nano)))
-	if err != nil {
-		return fmt.Errorf("schedule timer %s: %w", key, err)
-	}
-	return nil
-}
-
-// CeilSecond rounds t up to a whole second: timers are kept to the second.
-func CeilSecond(t time.Time) time.Time {
-	if r := t.Truncate(time.Second); !r.Equal(t) {
-		return r.Add(time.Second)
-	}
-	return t
-}
-
-// TimerKey is the record key a due timer message is for.
-func TimerKey(subject string) (string, bool) {
-	return strings.CutPrefix(subject, timerDuePrefix)
 }
 
 // Ready reports whether JetStream answers and stream STRIPE exists.

@@ -8,6 +8,14 @@ import (
 	"github.com/vpnbill/vpnbill/internal/events"
 )
 
+// Timers. A record whose state will change by the clock alone (a grace
+// period or a retention ends, a VPNKI or one-off order expires, an
+// uncertain create may be adopted) has a timer: an entry in the due-time
+// index of stream TIMERS (events.ScheduleTimer), which a scanner turns into
+// due work when it falls due. Record.TimerAt is the wake-up the record's
+// timer was stored for: it is written only after the timer is stored, so a
+// crash between the two stores the timer again, never loses it.
+
 // NextWake returns when the record's next clock-driven change is due, or
 // zero if none is.
 func (s *Service) NextWake(ctx context.Context, key string) (time.Time, error) {
@@ -18,23 +26,26 @@ func (s *Service) NextWake(ctx context.Context, key string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	if r.Adopt != nil {
-		return r.Adopt.Started.Add(s.cfg.AdoptAfter), nil
-	}
-	_, wake := s.target(r, s.cfg.Now())
-	return wake, nil
+	return s.wake(r, s.cfg.Now()), nil
 }
 
-// schedule makes sure the record's next clock-driven change has a timer.
+// wake is when r's next clock-driven change is due at now, or zero.
+func (s *Service) wake(r *Record, now time.Time) time.Time {
+	if r.Adopt != nil {
+		return r.Adopt.Started.Add(s.cfg.AdoptAfter)
+	}
+	_, wake := s.target(r, now)
+	return wake
+}
+
+// schedule makes sure the record's next clock-driven change has a timer:
+// if it is not the one TimerAt says was stored, it stores one and then
+// notes it in TimerAt.
 func (s *Service) schedule(ctx context.Context, key string, r *Record) error {
 	if r == nil {
 		return nil
 	}
-	now := s.cfg.Now()
-	_, wake := s.target(r, now)
-	if r.Adopt != nil {
-		wake = r.Adopt.Started.Add(s.cfg.AdoptAfter)
-	}
+	wake := s.wake(r, s.cfg.Now())
 	if wake.IsZero() {
 		return nil
 	}
@@ -42,10 +53,28 @@ func (s *Service) schedule(ctx context.Context, key string, r *Record) error {
 	if wake.Equal(r.TimerAt) {
 		return nil
 	}
+	return s.storeTimer(ctx, key, wake)
+}
+
+// Rearm stores the record's timer again for wake: for due work that came
+// before its record's wake-up (an index entry the wake-up moved away from,
+// or a timer parked by a vpnbill older than the index), whose handler
+// found the wake-up too far off to wait for. A record without that timer
+// then has it; one that has it gets a second entry, which costs one
+// reconcile that finds nothing to do.
+func (s *Service) Rearm(ctx context.Context, key string, wake time.Time) error {
+	return s.storeTimer(ctx, key, events.CeilSecond(wake))
+}
+
+// storeTimer stores a timer for wake, then notes it in TimerAt.
+func (s *Service) storeTimer(ctx context.Context, key string, wake time.Time) error {
 	if err := events.ScheduleTimer(ctx, s.js, key, wake); err != nil {
 		return err
 	}
 	_, _, err := s.store.Update(ctx, key, func(r *Record) error {
+		if r.TimerAt.Equal(wake) {
+			return errNoChange
+		}
 		r.TimerAt = wake
 		return nil
 	})

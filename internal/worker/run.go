@@ -37,6 +37,9 @@ type Config struct {
 	// Metrics records the worker's metrics (consumers, providers, emails);
 	// nil records none.
 	Metrics *metrics.Worker
+	// Timers configures the scanner that turns the timers falling due into
+	// due work; its Logger defaults to the worker's.
+	Timers events.TimerScannerConfig
 }
 
 // Run declares the topology, then handles Stripe events until ctx is done
@@ -77,15 +80,20 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 	log.Info("worker started", zap.Int("plans", len(cfg.Plans.Plans())), zap.Int("providers", len(parts.providers)))
 	tc := cc
 	tc.Logger = log.Named("timers")
-	tc.MaxDeliver = math.MaxInt32 // a timer is redelivered until due, never dead-lettered for it
+	tc.MaxDeliver = math.MaxInt32 // a due timer is retried until its record is reconciled, never dead-lettered for it
 	if cfg.Metrics != nil {
 		cc = cfg.Metrics.Consumer(events.ConsumerWorker, cc)
 		tc = cfg.Metrics.Consumer(events.ConsumerTimers, tc)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- events.NewConsumer(js, timers, w.HandleTimer, tc).Run(ctx) }()
+	sc := cfg.Timers
+	if sc.Logger == nil {
+		sc.Logger = log.Named("timer-scanner")
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- events.NewTimerScanner(js, sc).Run(ctx) }()
+	go func() { errc <- events.NewConsumer(js, timers, events.RemoveDone(js, w.HandleTimer), tc).Run(ctx) }()
 	err = events.NewConsumer(js, cons, w.Handle, cc).Run(ctx)
-	return errors.Join(err, <-errc)
+	return errors.Join(err, <-errc, <-errc)
 }
 
 // parts are what a provisioning service is built from, checked before NATS

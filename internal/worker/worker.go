@@ -63,6 +63,11 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) error {
 
 // HandleTimer is the events.Handler of due timers: it reconciles the record
 // the timer is for, so the clock drives the same loop as Stripe's events.
+// If the record's next wake-up is still ahead (the timer was early: clocks
+// a little apart, the wake-up moved, or it was parked by a vpnbill older
+// than the due-time index), a wake-up within events.TimerNear is waited for
+// (the message comes back then) and a farther one is indexed again, so no
+// timer that is not due holds a slot of the consumer for long.
 func (w *Worker) HandleTimer(ctx context.Context, msg jetstream.Msg) error {
 	key, ok := events.TimerKey(msg.Subject())
 	if !ok {
@@ -71,16 +76,18 @@ func (w *Worker) HandleTimer(ctx context.Context, msg jetstream.Msg) error {
 	if err := classify(w.svc.Reconcile(ctx, key)); err != nil {
 		return err
 	}
-	// The timer message comes back (NakWithDelay) when the record's next
-	// change is due; it is acked once nothing more is.
 	wake, err := w.svc.NextWake(ctx, key)
 	if err != nil {
 		return err
 	}
-	if wait := time.Until(wake); wait > 0 {
-		return events.RetryAfter(fmt.Errorf("timer for %s not due", key), wait+50*time.Millisecond)
+	switch wait := time.Until(wake); {
+	case wake.IsZero():
+		return nil
+	case wait <= events.TimerNear:
+		return events.RetryAfter(fmt.Errorf("timer for %s not due", key), max(wait, 0)+50*time.Millisecond)
+	default:
+		return w.svc.Rearm(ctx, key, wake)
 	}
-	return nil
 }
 
 // classify maps a provisioning error to the consume loop's intent. It is
