@@ -39,7 +39,7 @@ type jetStreamCollector struct {
 //
 //	vpnbill_open_reviews                          account records waiting for an operator (vpnbillctl review list)
 //	vpnbill_consumer_pending{stream,consumer}     messages not yet delivered to the durable consumer
-//	vpnbill_consumer_ack_pending{stream,consumer} messages delivered and not yet acked (timers parked until due included)
+//	vpnbill_consumer_ack_pending{stream,consumer} messages delivered and not yet acked (for TIMERS: due timers being handled, or waiting at most a minute)
 //	vpnbill_consumer_redelivered{stream,consumer} messages delivered more than once and not yet acked
 //	vpnbill_jetstream_read_ok{source}             1 if the scrape's read of source (accounts, worker, timers) succeeded, else 0
 //
@@ -57,7 +57,7 @@ func RegisterJetStream(reg prometheus.Registerer, js jetstream.JetStream, timeou
 		pending: prometheus.NewDesc("vpnbill_consumer_pending",
 			"Messages in the stream not yet delivered to the durable consumer.", cons, nil),
 		ackPending: prometheus.NewDesc("vpnbill_consumer_ack_pending",
-			"Messages delivered to the durable consumer and not yet acked (timers parked until due included).", cons, nil),
+			"Messages delivered to the durable consumer and not yet acked (for TIMERS: due timers being handled or waiting at most a minute).", cons, nil),
 		redeliv: prometheus.NewDesc("vpnbill_consumer_redelivered",
 			"Messages delivered to the durable consumer more than once and not yet acked.", cons, nil),
 		ok: prometheus.NewDesc("vpnbill_jetstream_read_ok",

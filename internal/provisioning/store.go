@@ -66,9 +66,12 @@ func (s *Store) put(ctx context.Context, r *Record, rev uint64) (uint64, error) 
 	return rev, nil
 }
 
+// isWrongSequence reports a compare-and-swap conflict: a single server
+// reports it as code 10071, a replicated (R3) stream as 10164.
 func isWrongSequence(err error) bool {
 	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+	return errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // Update reads the record under key (a new one if none), applies fn, and
