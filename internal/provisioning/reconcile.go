@@ -99,7 +99,7 @@ func (s *Service) settled(ctx context.Context, key string) (bool, error) {
 	if r.Step != nil || r.Lease != nil || len(r.Outbox) > 0 || s.next(r, now) != nil {
 		return false, nil
 	}
-	_, wake := s.target(r, now)
+	wake := s.wake(r, now) // the adoption's wake-up included, as schedule has it
 	return wake.IsZero() || events.CeilSecond(wake).Equal(r.TimerAt), nil
 }
 
