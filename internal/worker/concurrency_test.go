@@ -27,7 +27,6 @@ import (
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/ingest"
 	"github.com/vpnbill/vpnbill/internal/notify"
-	"github.com/vpnbill/vpnbill/internal/providers"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
@@ -64,36 +63,10 @@ type process struct {
 	inFlight atomic.Int64
 }
 
-// newProcess builds a worker process of run r as newRun builds r.svc, but
-// with its own Owner.
+// newProcess is a worker process of run r with its own Owner.
 func (w *world) newProcess(t *testing.T, r *run, owner string) *process {
 	t.Helper()
-	ps := httptest.NewServer(r.pure)
-	t.Cleanup(ps.Close)
-	vs := httptest.NewServer(r.tunnels)
-	t.Cleanup(vs.Close)
-	pc, err := purevpn.New(purevpn.Config{URL: ps.URL, User: "u", Password: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc, err := vpnki.New(vpnki.Config{URL: vs.URL + "/index.php", Key: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mailer, err := notify.New(notify.Config{URL: w.mail.URL(), From: "shop@example.com"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := provisioning.NewSealer(bytes.Repeat([]byte{1}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := provisioning.New(provisioning.Config{Owner: owner, Now: r.clock.Now, GracePeriod: new(grace), DeleteAfter: new(deleteAfter)},
-		w.store, w.jsc, map[providers.Name]provisioning.Provider{
-			providers.PureVPN: worker.PureVPN{Client: pc, Now: r.clock.Now},
-			providers.VPNKI:   worker.VPNKI{Client: vc},
-		}, mailer, sealer, zap.NewNop())
-	return &process{svc: svc, handlers: make(chan struct{}, handlersPerProcess)}
+	return &process{svc: w.newService(t, r, owner), handlers: make(chan struct{}, handlersPerProcess)}
 }
 
 // contention counts what the concurrent deliveries ran into.

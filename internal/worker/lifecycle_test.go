@@ -134,9 +134,18 @@ func (w *world) newRun(t *testing.T, start time.Time) *run {
 	r.email = fmt.Sprintf("customer-%s@example.com", r.id)
 	r.sub = "sub_" + r.id
 	r.pure = purevpnsim.New(purevpnsim.Options{User: "u", Password: "p", Now: r.clock.Now})
+	r.tunnels = vpnkisim.New(vpnkisim.Options{Key: "k", Address: "vpn.example.net", Now: r.clock.Now})
+	r.svc = w.newService(t, r, "")
+	return r
+}
+
+// newService is a worker process of run r: a provisioning service over the
+// run's simulators (each process with its own HTTP connections), the
+// world's store and mailbox, and the run's clock. owner "" is a new one.
+func (w *world) newService(t *testing.T, r *run, owner string) *provisioning.Service {
+	t.Helper()
 	ps := httptest.NewServer(r.pure)
 	t.Cleanup(ps.Close)
-	r.tunnels = vpnkisim.New(vpnkisim.Options{Key: "k", Address: "vpn.example.net", Now: r.clock.Now})
 	vs := httptest.NewServer(r.tunnels)
 	t.Cleanup(vs.Close)
 	pc, err := purevpn.New(purevpn.Config{URL: ps.URL, User: "u", Password: "p"})
@@ -155,12 +164,11 @@ func (w *world) newRun(t *testing.T, start time.Time) *run {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.svc = provisioning.New(provisioning.Config{Now: r.clock.Now, GracePeriod: new(grace), DeleteAfter: new(deleteAfter)},
+	return provisioning.New(provisioning.Config{Owner: owner, Now: r.clock.Now, GracePeriod: new(grace), DeleteAfter: new(deleteAfter)},
 		w.store, w.jsc, map[providers.Name]provisioning.Provider{
 			providers.PureVPN: worker.PureVPN{Client: pc, Now: r.clock.Now},
 			providers.VPNKI:   worker.VPNKI{Client: vc},
 		}, mailer, sealer, zap.NewNop())
-	return r
 }
 
 // fact builds a fact of this run's subscription.
