@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 )
 
@@ -317,13 +318,7 @@ func TestSendErrorClasses(t *testing.T) {
 // closedAddr is a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return harness.RefusedAddr(t)
 }
 
 func TestSendAuth(t *testing.T) {

@@ -1,7 +1,6 @@
 package purevpn
 
 import (
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn/purevpnsim"
 )
 
@@ -94,13 +94,5 @@ func (b *bundle) client(t *testing.T, mod func(*Config)) *Client {
 // closedURL returns the URL of a listener that was closed: dialing it is refused.
 func closedURL(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return "http://" + addr
+	return "http://" + harness.RefusedAddr(t)
 }

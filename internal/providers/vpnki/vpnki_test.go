@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/providers"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki/vpnkisim"
@@ -495,9 +496,7 @@ func TestRetryRules(t *testing.T) {
 
 	t.Run("connection refused is NotSent", func(t *testing.T) {
 		t.Parallel()
-		srv := httptest.NewServer(http.NotFoundHandler())
-		u := srv.URL + "/index.php"
-		srv.Close()
+		u := "http://" + harness.RefusedAddr(t) + "/index.php"
 		c, _ := newClient(t, u, func(c *vpnki.Config) { c.RetryFor = new(500 * time.Millisecond) })
 		_, err := c.AddTunnel(ctx)
 		if !errors.Is(err, providers.ErrNotSent) {
@@ -648,9 +647,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	add()
 	b.sim.SetLatency(0)
 
-	srv := httptest.NewServer(http.NotFoundHandler())
-	refused := srv.URL + "/index.php"
-	srv.Close()
+	refused := "http://" + harness.RefusedAddr(t) + "/index.php"
 	c2, logs2 := newClient(t, refused, func(c *vpnki.Config) { c.RetryFor = new(300 * time.Millisecond) })
 	_, err = c2.AddTunnel(ctx)
 	record(err)
