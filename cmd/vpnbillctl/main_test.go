@@ -20,7 +20,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
@@ -296,7 +295,7 @@ func reviewRecord(key, email string) provisioning.Record {
 	now := time.Now().UTC()
 	return provisioning.Record{Key: key, Created: now.Add(-time.Hour),
 		Desired: provisioning.Desired{
-			Plan:   billing.Plan{ID: "std-monthly", Name: "Standard VPN, monthly", Provider: "purevpn", PackageType: "STANDARD", PeriodDays: 30},
+			Plan:   provisioning.PlanSnapshot{ID: "std-monthly", Name: "Standard VPN, monthly", Provider: "purevpn", PackageType: "STANDARD", PeriodDays: 30},
 			Status: provisioning.StatusActive, PaidThrough: now.Add(30 * 24 * time.Hour), PaidAsOf: now.Add(-time.Hour),
 			Purchased: true, Email: email, Customer: "cus_" + key, Subscription: key, Checkout: "cs_" + key,
 		},
@@ -438,7 +437,7 @@ func TestUsage(t *testing.T) {
 	}
 	r := reviewRecord("sub_tunnel", "tom@example.com")
 	r.Review = nil
-	r.Desired.Plan = billing.Plan{ID: "tunnel-monthly", Provider: "vpnki", PeriodDays: 30}
+	r.Desired.Plan = provisioning.PlanSnapshot{ID: "tunnel-monthly", Provider: "vpnki", PeriodDays: 30}
 	r.Actual = provisioning.Actual{Provider: "vpnki", Username: tun.Tunnel, Exists: true, Enabled: true, Generation: 1}
 	b.putRecord(t, r)
 

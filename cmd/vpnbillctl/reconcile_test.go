@@ -10,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/ops"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
@@ -58,7 +57,7 @@ func deliveredRecord(key, username string) provisioning.Record {
 	now := time.Now().UTC()
 	return provisioning.Record{Key: key, Created: now.Add(-24 * time.Hour),
 		Desired: provisioning.Desired{
-			Plan:   billing.Plan{ID: "std-monthly", Name: "Standard VPN, monthly", Provider: "purevpn", PackageType: "STANDARD", PeriodDays: 30},
+			Plan:   provisioning.PlanSnapshot{ID: "std-monthly", Name: "Standard VPN, monthly", Provider: "purevpn", PackageType: "STANDARD", PeriodDays: 30},
 			Status: provisioning.StatusActive, PaidThrough: now.Add(29 * 24 * time.Hour), PaidAsOf: now.Add(-24 * time.Hour),
 			Purchased: true, Email: key + "@example.com", Subscription: key,
 		},

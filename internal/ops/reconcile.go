@@ -3,7 +3,6 @@ package ops
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -306,11 +305,11 @@ func (o *Ops) readAccounts(ctx context.Context) ([]storedRecord, map[string]stri
 			if err != nil {
 				return nil, nil, fmt.Errorf("get record %s: %w", k, err)
 			}
-			var r provisioning.Record
-			if err := json.Unmarshal(e.Value(), &r); err != nil {
+			r, err := provisioning.DecodeRecord(e.Value())
+			if err != nil {
 				return nil, nil, fmt.Errorf("decode record %s: %w", k, err)
 			}
-			recs = append(recs, storedRecord{Record: &r, written: e.Created()})
+			recs = append(recs, storedRecord{Record: r, written: e.Created()})
 		}
 	}
 	return recs, claims, nil

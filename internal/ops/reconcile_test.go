@@ -241,7 +241,7 @@ func (b *reconcileBundle) tunnel(t *testing.T) string {
 func record(key string, plan billing.Plan, username string, paidThrough time.Time) provisioning.Record {
 	now := time.Now().UTC()
 	return provisioning.Record{Key: key, Created: now.Add(-24 * time.Hour),
-		Desired: provisioning.Desired{Plan: plan, Status: provisioning.StatusActive, PaidThrough: paidThrough,
+		Desired: provisioning.Desired{Plan: provisioning.SnapshotOf(plan), Status: provisioning.StatusActive, PaidThrough: paidThrough,
 			PaidAsOf: now.Add(-24 * time.Hour), Purchased: true, Email: key + "@example.com", Subscription: key},
 		Actual: provisioning.Actual{Provider: plan.Provider, Username: username, Exists: username != "", Enabled: username != "",
 			Generation: 1, CreatedAt: now.Add(-24 * time.Hour), PlanID: plan.ID},

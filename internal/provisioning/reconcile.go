@@ -454,7 +454,7 @@ func (s *pass) create(ctx context.Context, r *Record) (*Record, error) {
 	if err != nil {
 		return r, err
 	}
-	creds, err := p.Create(ctx, plan)
+	creds, err := p.Create(ctx, plan.Plan())
 	s.cfg.Failpoint("call." + stepCreate)
 	if err != nil {
 		return s.createFailed(ctx, r.Key, st, err)
@@ -656,7 +656,7 @@ func (s *pass) renew(ctx context.Context, r *Record) (*Record, error) {
 			}
 			renewed := false
 			if remote.Exists && r.Desired.PaidThrough.After(remote.Expiry.Add(renewSlack)) {
-				if err := p.Renew(ctx, r.Actual.Username, r.Desired.Plan); err != nil {
+				if err := p.Renew(ctx, r.Actual.Username, r.Desired.Plan.Plan()); err != nil {
 					return nil, err
 				}
 				renewed = true

@@ -28,6 +28,10 @@ const (
 // revision. Desired is what Stripe's facts say; Actual is what vpnbill has
 // made true at the provider; Step is the provider or SMTP call in flight.
 type Record struct {
+	// Format is the stored format's version, FormatVersion when written.
+	// A record without one was written before formats were versioned
+	// (format 1) and is migrated when read (see Store.Get).
+	Format  int       `json:"format"`
 	Key     string    `json:"key"`
 	Created time.Time `json:"created"`
 	Desired Desired   `json:"desired"`
@@ -60,9 +64,40 @@ type Record struct {
 	Applied []string `json:"applied,omitempty"`
 }
 
+// FormatVersion is the version of the stored record format that this
+// release writes. A change that removes, renames or re-types a stored field
+// bumps it and adds a migration from the previous format to Store.Get.
+//
+//   - 1: the release before formats were versioned: no "format" field; the
+//     plan stored with Go's field names ("ID", "PackageType", …).
+//   - 2: every field has an explicit snake_case tag; the plan is a
+//     PlanSnapshot.
+const FormatVersion = 2
+
+// PlanSnapshot is the plan a record was sold, as stored in the record: its
+// own type with explicit tags, so that the plans file's configuration
+// struct (billing.Plan) can change without changing stored records.
+type PlanSnapshot struct {
+	ID          string `json:"id"`
+	Name        string `json:"name,omitempty"`
+	Provider    string `json:"provider,omitempty"`
+	PackageType string `json:"package_type,omitempty"`
+	PeriodDays  int    `json:"period_days,omitempty"`
+}
+
+// SnapshotOf is the stored form of plan p.
+func SnapshotOf(p billing.Plan) PlanSnapshot {
+	return PlanSnapshot{ID: p.ID, Name: p.Name, Provider: p.Provider, PackageType: p.PackageType, PeriodDays: p.PeriodDays}
+}
+
+// Plan is the plan as the provider adapters take it.
+func (p PlanSnapshot) Plan() billing.Plan {
+	return billing.Plan{ID: p.ID, Name: p.Name, Provider: p.Provider, PackageType: p.PackageType, PeriodDays: p.PeriodDays}
+}
+
 // Desired is what the record's Stripe facts say the service should be.
 type Desired struct {
-	Plan     billing.Plan `json:"plan"`
+	Plan     PlanSnapshot `json:"plan"`
 	PlanAsOf time.Time    `json:"plan_as_of,omitzero"` // Stripe created time of the fact that set Plan
 	// Status is derived (see derive) from the fields below it.
 	Status      Status    `json:"status"`
@@ -250,7 +285,7 @@ func fold(r *Record, f billing.Fact, pol policy) {
 	c := f.Created
 	setPlan := func() {
 		if f.Plan.ID != "" && (d.Plan.ID == "" || c.After(d.PlanAsOf)) {
-			d.Plan, d.PlanAsOf = f.Plan, c
+			d.Plan, d.PlanAsOf = SnapshotOf(f.Plan), c
 		}
 	}
 	switch f.Kind {

@@ -39,15 +39,16 @@ func (s *Store) Get(ctx context.Context, key string) (*Record, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("get record %s: %w", key, err)
 	}
-	var r Record
-	if err := json.Unmarshal(e.Value(), &r); err != nil {
+	r, err := DecodeRecord(e.Value())
+	if err != nil {
 		return nil, 0, fmt.Errorf("decode record %s: %w", key, err)
 	}
-	return &r, e.Revision(), nil
+	return r, e.Revision(), nil
 }
 
 // put writes r if the stored revision is still rev (0: r must be new).
 func (s *Store) put(ctx context.Context, r *Record, rev uint64) (uint64, error) {
+	r.Format = FormatVersion
 	data, err := json.Marshal(r)
 	if err != nil {
 		return 0, fmt.Errorf("encode record %s: %w", r.Key, err)

@@ -221,7 +221,7 @@ func (w *scaleWorld) futureRecord(i int, now, wake time.Time) provisioning.Recor
 	r := provisioning.Record{
 		Key: key, Created: now,
 		Desired: provisioning.Desired{
-			Plan: w.plan, PlanAsOf: now, PaidThrough: now.AddDate(0, 0, 3), PaidAsOf: now.AddDate(0, -1, 0),
+			Plan: provisioning.SnapshotOf(w.plan), PlanAsOf: now, PaidThrough: now.AddDate(0, 0, 3), PaidAsOf: now.AddDate(0, -1, 0),
 			Purchased: true, Email: fmt.Sprintf("c%d@example.com", i), Customer: fmt.Sprintf("cus_scale%07d", i), Subscription: key,
 		},
 		Actual: provisioning.Actual{
