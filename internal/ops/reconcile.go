@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vpnbill/vpnbill/internal/account"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/providers"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
@@ -126,10 +127,6 @@ func (r ReconcileReport) Unfixed() int {
 	}
 	return n
 }
-
-// renewSlack mirrors the worker's: an expiry within this of the
-// paid-through time is not short (Stripe's month is not 30 days).
-const renewSlack = 72 * time.Hour
 
 // storedRecord is a record with the time of its last write.
 type storedRecord struct {
@@ -366,38 +363,6 @@ func (o *Ops) recordDrift(r storedRecord, now time.Time, opts ReconcileOptions, 
 	}
 }
 
-// want is what the provider should hold for r at now, as the worker derives it.
-type want int
-
-const (
-	wantNothing want = iota
-	wantEnabled
-	wantDisabled
-	wantDeleted
-)
-
-func wanted(r *provisioning.Record, caps providers.Capabilities, now time.Time, grace time.Duration) want {
-	d := &r.Desired
-	switch d.Status {
-	case provisioning.StatusActive:
-		if (d.OneOff || !caps.Renew) && !d.PaidThrough.IsZero() && !now.Before(d.PaidThrough.Add(grace)) {
-			return wantDeleted
-		}
-		return wantEnabled
-	case provisioning.StatusSuspended:
-		if now.Before(d.SuspendAt) {
-			return wantEnabled
-		}
-		return wantDisabled
-	case provisioning.StatusCanceled, provisioning.StatusRefunded:
-		if now.Before(d.DeleteAt) {
-			return wantDisabled
-		}
-		return wantDeleted
-	}
-	return wantNothing
-}
-
 // compare returns the drift between record r and what the provider holds.
 // A fixable row's Remedy is remedyFixable.
 func compare(r *provisioning.Record, remote provisioning.Remote, caps providers.Capabilities, now time.Time, grace time.Duration) []Drift {
@@ -423,27 +388,29 @@ func compare(r *provisioning.Record, remote provisioning.Remote, caps providers.
 		row(DriftUnexpectedAccount, fmt.Sprintf("the record says it does not exist (deleted: %t); the provider has it", a.Deleted),
 			"vpnbillctl accounts show "+r.Key+"; delete it at the provider by hand if it is not owed")
 	}
-	w := wanted(r, caps, now, grace)
+	// What the provider should hold is the account core's answer, the
+	// same the worker acts on.
+	w, _ := account.TargetOf(r.State(), caps, now, account.Policy{Grace: grace})
 	switch {
-	case w == wantDisabled && remote.Enabled:
+	case w == account.TargetDisabled && remote.Enabled:
 		remedy := remedyFixable
 		if !caps.Suspend {
 			remedy = "VPNKI suspends by deleting the tunnel: " + remedyWorker
 		}
 		row(DriftEnabledShouldBeSuspended, fmt.Sprintf("desired %s (suspend at %s, delete at %s); enabled at the provider",
 			d.Status, fmtTime(d.SuspendAt), fmtTime(d.DeleteAt)), remedy)
-	case w == wantDeleted && remote.Enabled && caps.Suspend:
+	case w == account.TargetDeleted && remote.Enabled && caps.Suspend:
 		// The record's next step is the deletion, the worker's: --fix,
 		// which takes the record's own steps, never deletes.
 		row(DriftEnabledShouldBeSuspended, fmt.Sprintf("desired %s, delete at %s; enabled at the provider", d.Status, fmtTime(d.DeleteAt)), remedyWorker)
-	case w == wantEnabled && !remote.Enabled && caps.Suspend && a.Exists:
+	case w == account.TargetEnabled && !remote.Enabled && caps.Suspend && a.Exists:
 		row(DriftDisabledShouldBeEnabled, "desired "+string(d.Status)+"; disabled at the provider", remedyFixable)
 	}
-	if w == wantEnabled && caps.Renew && a.Exists && !d.OneOff && d.Status == provisioning.StatusActive &&
-		d.PaidThrough.After(remote.Expiry.Add(renewSlack)) {
+	if w == account.TargetEnabled && caps.Renew && a.Exists && !d.OneOff && d.Status == provisioning.StatusActive &&
+		account.Short(d.PaidThrough, remote.Expiry) {
 		row(DriftExpiryShort, fmt.Sprintf("expiry %s, paid through %s", fmtTime(remote.Expiry), fmtTime(d.PaidThrough)), remedyFixable)
 	}
-	if w == wantDeleted {
+	if w == account.TargetDeleted {
 		why := fmt.Sprintf("desired %s, delete at %s", d.Status, fmtTime(d.DeleteAt))
 		if d.Status == provisioning.StatusActive {
 			why = fmt.Sprintf("paid through %s plus the grace period has passed", fmtTime(d.PaidThrough))

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/vpnbill/vpnbill/internal/account"
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
@@ -436,7 +437,7 @@ func TestReconcileFixSuspendsResumesRenewsAndDeletesNothing(t *testing.T) {
 		t.Error("sub_resume is still disabled at PureVPN")
 	}
 	a, _ := b.pure.Account(username("sub_short"))
-	if !a.Expiry.After(short.Expiry) || a.Expiry.Add(renewSlack).Before(time.Now().Add(50*24*time.Hour)) {
+	if !a.Expiry.After(short.Expiry) || a.Expiry.Add(account.RenewSlack).Before(time.Now().Add(50*24*time.Hour)) {
 		t.Errorf("sub_short expiry %s (was %s), want within 72h of paid-through", a.Expiry, short.Expiry)
 	}
 	if n := b.pure.Calls("renew"); n != 1 {

@@ -34,13 +34,16 @@ type Capabilities struct {
 	ChangePassword bool // a password can be changed in place
 	List           bool // what exists can be listed, so an uncertain create can be adopted
 	Usage          bool // connection statistics can be read
+	// PackageNeedsNewAccount: an account is made for one package and
+	// period, so a plan change to another needs a new account.
+	PackageNeedsNewAccount bool
 }
 
 // CapabilitiesOf returns the capability matrix of DESIGN.md for n.
 func CapabilitiesOf(n Name) Capabilities {
 	switch n {
 	case PureVPN:
-		return Capabilities{Renew: true, Suspend: true, ChangePassword: true}
+		return Capabilities{Renew: true, Suspend: true, ChangePassword: true, PackageNeedsNewAccount: true}
 	case VPNKI:
 		return Capabilities{List: true, Usage: true}
 	default:

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/vpnbill/vpnbill/internal/account"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/providers"
@@ -22,10 +23,6 @@ var errStale = errors.New("record changed; deciding again")
 
 // maxSteps bounds one reconcile pass; a record needs a handful at most.
 const maxSteps = 30
-
-// renewSlack: a PureVPN account whose expiry is within this of the
-// paid-through time is not renewed again (Stripe's month is not 30 days).
-const renewSlack = 72 * time.Hour
 
 // Reconcile drives the provider toward the record's desired state under a
 // lease, one persisted step at a time, then publishes the record's audit
@@ -214,43 +211,15 @@ func (s *Service) caps(r *Record) providers.Capabilities {
 	return providers.Capabilities{}
 }
 
-// target is what the provider should hold now.
-type target int
+// decide is the account core's decision for r at now: what the provider
+// should hold, the next action toward it, and the next wake-up.
+func (s *Service) decide(r *Record, now time.Time) account.Decision {
+	return account.Decide(r.State(), s.caps(r), now, s.rules())
+}
 
-const (
-	targetNone     target = iota // nothing is owed (yet)
-	targetEnabled                // the account exists and works
-	targetDisabled               // the account exists, disabled (or, without suspend, is deleted)
-	targetDeleted                // the account is gone
-)
-
-// target derives what the provider should hold at now, and when that will
-// next change by the clock alone (zero: not by the clock).
-func (s *Service) target(r *Record, now time.Time) (target, time.Time) {
-	d := &r.Desired
-	switch d.Status {
-	case StatusActive:
-		// VPNKI keeps no expiry, and one-off orders end: vpnbill enforces both.
-		if (d.OneOff || !s.caps(r).Renew) && !d.PaidThrough.IsZero() {
-			end := d.PaidThrough.Add(*s.cfg.GracePeriod)
-			if !now.Before(end) {
-				return targetDeleted, time.Time{}
-			}
-			return targetEnabled, end
-		}
-		return targetEnabled, time.Time{}
-	case StatusSuspended:
-		if now.Before(d.SuspendAt) {
-			return targetEnabled, d.SuspendAt
-		}
-		return targetDisabled, time.Time{}
-	case StatusCanceled, StatusRefunded:
-		if now.Before(d.DeleteAt) {
-			return targetDisabled, d.DeleteAt
-		}
-		return targetDeleted, time.Time{}
-	}
-	return targetNone, time.Time{}
+// rules is the part of the configuration the account core reads.
+func (s *Service) rules() account.Policy {
+	return account.Policy{Grace: *s.cfg.GracePeriod, AdoptAfter: s.cfg.AdoptAfter}
 }
 
 // step is one persisted move toward the desired state, taken by the pass
@@ -280,76 +249,52 @@ const (
 // next is nextStep's step, or nil, for callers that need not know its name.
 func (s *Service) next(r *Record, now time.Time) step { return s.nextStep(r, now).do }
 
-// nextStep decides the record's next step at now, or none when the
-// provider matches the record.
+// nextStep is the step that carries out the account core's next action
+// for r at now, or none when the provider matches the record.
 func (s *Service) nextStep(r *Record, now time.Time) namedStep {
-	if r.Review != nil {
-		return namedStep{}
-	}
-	if r.Adopt != nil {
-		if now.Before(r.Adopt.Started.Add(s.cfg.AdoptAfter)) {
-			return namedStep{} // scheduled: the timer fires when adoption may start
-		}
+	d := s.decide(r, now)
+	switch d.Action {
+	case account.Adopt:
 		return namedStep{stepAdopt, (*pass).adopt}
-	}
-	d, a := &r.Desired, &r.Actual
-	caps := s.caps(r)
-	t, _ := s.target(r, now)
-	switch t {
-	case targetEnabled:
-		switch {
-		case !a.Exists:
-			return namedStep{stepCreate, (*pass).create}
-		case a.PlanID != d.Plan.ID && d.Plan.ID != "":
-			if a.Provider == "purevpn" && d.Plan.Provider == a.Provider && !samePureVPNAccount(a, d) {
-				return namedStep{stepCreate, (*pass).create} // a new account of the new package; the old one is retired
-			}
-			return local("plan", func(r *Record) {
-				r.Actual.PlanID = r.Desired.Plan.ID
-				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%s", events.AuditPlanChanged, r.Key, r.Desired.Plan.ID), Kind: events.AuditPlanChanged})
-			})
-		case !a.Enabled && caps.Suspend:
-			return setEnabled(true)
-		case caps.Renew && !d.OneOff && d.PaidThrough.After(a.Expiry.Add(renewSlack)):
-			return namedStep{stepRenew, (*pass).renew}
-		case !caps.Renew && d.PaidThrough.After(a.Expiry):
-			return local("expiry", func(r *Record) {
-				r.Actual.Expiry = r.Desired.PaidThrough
-				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditAccountRenewed, r.Key, r.Actual.Expiry.Unix()),
-					Kind: events.AuditAccountRenewed, PeriodEnd: r.Actual.Expiry})
-			})
-		}
-	case targetDisabled:
-		if a.Exists && caps.Suspend && a.Enabled {
-			return setEnabled(false)
-		}
-		if a.Exists && !caps.Suspend {
-			return remove(false)
-		}
-	case targetDeleted:
-		if a.Exists {
-			return remove(true)
-		}
-		if !a.Deleted && a.Generation > 0 && (d.Status == StatusCanceled || d.Status == StatusRefunded) {
-			// VPNKI: the tunnel went at cancellation; the retention is over now.
-			return local(stepDeleted, func(r *Record) {
-				r.Actual.Deleted = true
-				s.owe(r, PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Deleted, r.Actual.Generation), Kind: notify.Deleted})
-				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditDeleted, r.Key, r.Actual.Generation), Kind: events.AuditDeleted})
-			})
-		}
-	}
-	if len(a.Retired) > 0 {
+	case account.Create:
+		return namedStep{stepCreate, (*pass).create}
+	case account.PlanChanged:
+		return local("plan", func(r *Record) {
+			r.Actual.PlanID = r.Desired.Plan.ID
+			r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%s", events.AuditPlanChanged, r.Key, r.Desired.Plan.ID), Kind: events.AuditPlanChanged})
+		})
+	case account.Enable:
+		return setEnabled(true)
+	case account.Disable:
+		return setEnabled(false)
+	case account.Renew:
+		return namedStep{stepRenew, (*pass).renew}
+	case account.Extend:
+		return local("expiry", func(r *Record) {
+			r.Actual.Expiry = r.Desired.PaidThrough
+			r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditAccountRenewed, r.Key, r.Actual.Expiry.Unix()),
+				Kind: events.AuditAccountRenewed, PeriodEnd: r.Actual.Expiry})
+		})
+	case account.Suspend:
+		return remove(false)
+	case account.Delete:
+		return remove(true)
+	case account.MarkDeleted:
+		return local(stepDeleted, func(r *Record) {
+			r.Actual.Deleted = true
+			s.owe(r, PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Deleted, r.Actual.Generation), Kind: notify.Deleted})
+			r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditDeleted, r.Key, r.Actual.Generation), Kind: events.AuditDeleted})
+		})
+	case account.Retire:
 		return namedStep{stepRetire, (*pass).retire}
-	}
-	if len(r.Mail) > 0 {
-		return email(r.Mail[0])
+	case account.Email:
+		for _, m := range r.Mail {
+			if m.ID == d.Email {
+				return email(m)
+			}
+		}
 	}
 	return namedStep{}
-}
-
-func samePureVPNAccount(a *Actual, d *Desired) bool {
-	return a.PlanID == "" || (a.PackageType == d.Plan.PackageType && a.PeriodDays == d.Plan.PeriodDays)
 }
 
 func newAttempt() string {
@@ -448,8 +393,7 @@ func (s *pass) create(ctx context.Context, r *Record) (*Record, error) {
 	plan := r.Desired.Plan
 	replacing := r.Actual.Exists
 	r, st, err := s.intent(ctx, r.Key, stepCreate, func(r *Record) bool {
-		t, _ := s.target(r, s.cfg.Now())
-		return t == targetEnabled && r.Review == nil && r.Adopt == nil && r.Actual.Exists == replacing
+		return s.decide(r, s.cfg.Now()).Target == account.TargetEnabled && r.Review == nil && r.Adopt == nil && r.Actual.Exists == replacing
 	})
 	if err != nil {
 		return r, err
@@ -655,7 +599,7 @@ func (s *pass) renew(ctx context.Context, r *Record) (*Record, error) {
 				return nil, err
 			}
 			renewed := false
-			if remote.Exists && r.Desired.PaidThrough.After(remote.Expiry.Add(renewSlack)) {
+			if remote.Exists && account.Short(r.Desired.PaidThrough, remote.Expiry) {
 				if err := p.Renew(ctx, r.Actual.Username, r.Desired.Plan.Plan()); err != nil {
 					return nil, err
 				}

@@ -6,21 +6,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpnbill/vpnbill/internal/account"
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/notify"
 )
 
-// Status is what the customer's service should be.
-type Status string
+// Status is what the customer's service should be; the account core
+// (internal/account) owns the statuses and their rules.
+type Status = account.Status
 
 // The desired statuses.
 const (
-	StatusNone      Status = ""          // nothing bought yet (e.g. a subscription update seen before its purchase)
-	StatusActive    Status = "active"    // paid: the account exists and is enabled
-	StatusSuspended Status = "suspended" // unpaid past the grace period: disabled, kept
-	StatusCanceled  Status = "canceled"  // ended: disabled now, deleted after DELETE_AFTER
-	StatusRefunded  Status = "refunded"  // refunded or disputed: disabled now, deleted after DELETE_AFTER
+	StatusNone      = account.StatusNone
+	StatusActive    = account.StatusActive
+	StatusSuspended = account.StatusSuspended
+	StatusCanceled  = account.StatusCanceled
+	StatusRefunded  = account.StatusRefunded
 )
 
 // Record is the account record of one subscription or one-off order, kept
@@ -183,6 +185,26 @@ type Step struct {
 	Attempt string    `json:"attempt"` // unique per attempt
 	Owner   string    `json:"owner"`
 	Started time.Time `json:"started"`
+}
+
+// State is the record as the account core's rules see it.
+func (r *Record) State() account.State {
+	d, a := &r.Desired, &r.Actual
+	st := account.State{
+		Status: d.Status, OneOff: d.OneOff, PaidThrough: d.PaidThrough, SuspendAt: d.SuspendAt, DeleteAt: d.DeleteAt,
+		Plan: account.Plan{ID: d.Plan.ID, Provider: d.Plan.Provider, PackageType: d.Plan.PackageType, PeriodDays: d.Plan.PeriodDays},
+		Account: account.Account{Exists: a.Exists, Enabled: a.Enabled, Deleted: a.Deleted, Provider: a.Provider,
+			PlanID: a.PlanID, PackageType: a.PackageType, PeriodDays: a.PeriodDays, Expiry: a.Expiry, Generation: a.Generation},
+		Retired:  len(a.Retired),
+		InReview: r.Review != nil,
+	}
+	for _, m := range r.Mail {
+		st.Mail = append(st.Mail, m.ID)
+	}
+	if r.Adopt != nil {
+		st.AdoptSince = r.Adopt.Started
+	}
+	return st
 }
 
 // Review asks an operator to decide.

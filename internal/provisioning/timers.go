@@ -30,13 +30,7 @@ func (s *Service) NextWake(ctx context.Context, key string) (time.Time, error) {
 }
 
 // wake is when r's next clock-driven change is due at now, or zero.
-func (s *Service) wake(r *Record, now time.Time) time.Time {
-	if r.Adopt != nil {
-		return r.Adopt.Started.Add(s.cfg.AdoptAfter)
-	}
-	_, wake := s.target(r, now)
-	return wake
-}
+func (s *Service) wake(r *Record, now time.Time) time.Time { return s.decide(r, now).Wake }
 
 // schedule makes sure the record's next clock-driven change has a timer:
 // if it is not the one TimerAt says was stored, it stores one and then
