@@ -32,6 +32,12 @@ const (
 	Refunded Kind = "refunded"
 	// Disputed: the payment is disputed.
 	Disputed Kind = "disputed"
+	// TrialEnding: the subscription's trial ends at TrialEnd (Stripe says
+	// so three days before); the customer is reminded.
+	TrialEnding Kind = "trial_ending"
+	// PaymentActionRequired: an invoice payment needs the customer to act
+	// (3-D Secure); they are sent the invoice's link.
+	PaymentActionRequired Kind = "payment_action_required"
 	// PaymentLinked: an invoice was paid by a payment intent or charge. It
 	// changes no service: it names the payment's ids with the invoice's, so
 	// that a later refund or dispute, whose charge names no invoice from API
@@ -74,7 +80,8 @@ type Fact struct {
 	PeriodEnd   time.Time
 
 	// SubscriptionState facts.
-	SubStatus         string // active, past_due, unpaid, paused, canceled, incomplete, trialing, …
+	SubStatus         string    // active, past_due, unpaid, paused, canceled, incomplete, trialing, …
+	TrialEnd          time.Time // TrialEnding facts: when the trial ends
 	CancelAtPeriodEnd bool
 	CurrentPeriodEnd  time.Time
 }
@@ -147,11 +154,11 @@ func (t *Translator) Translate(ctx context.Context, payload []byte) (Fact, error
 	switch env.Type {
 	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed:
 		err = t.checkout(ctx, r, &f, obj)
-	case EventInvoicePaid, EventInvoicePaymentFailed:
+	case EventInvoicePaid, EventInvoicePaymentFailed, EventInvoicePaymentActionRequired:
 		err = t.invoice(ctx, r, &f, obj)
 	case EventInvoicePaymentPaid:
 		err = r.invoicePayment(&f, obj)
-	case EventSubscriptionUpdated, EventSubscriptionDeleted:
+	case EventSubscriptionUpdated, EventSubscriptionDeleted, EventSubscriptionTrialWillEnd:
 		err = t.subscription(r, &f, obj)
 	case EventChargeRefunded:
 		err = r.charge(&f, obj)
@@ -200,7 +207,12 @@ func (t *Translator) checkout(ctx context.Context, r reader, f *Fact, obj json.R
 		f.Kind = PurchaseFailed
 		return nil
 	}
-	if s.PaymentStatus != "paid" {
+	switch s.PaymentStatus {
+	case "paid":
+	case "no_payment_required":
+		// Nothing to pay: a free order (a 100% coupon) or a subscription
+		// that starts with a free trial. Both are purchases of 0.
+	default:
 		// Completed but unpaid: an async payment (bank debit) is pending; its
 		// async_payment_succeeded event will provision.
 		return fmt.Errorf("%w: checkout %s payment_status %q", ErrIgnored, s.ID, s.PaymentStatus)
@@ -211,6 +223,9 @@ func (t *Translator) checkout(ctx context.Context, r reader, f *Fact, obj json.R
 		return err
 	}
 	f.Plan = plan
+	if s.PaymentStatus == "no_payment_required" && !f.OneOff && plan.Trial == TrialWait {
+		return fmt.Errorf("%w: checkout %s starts a trial of plan %s, which waits for the first payment", ErrIgnored, s.ID, plan.ID)
+	}
 	if f.OneOff {
 		f.PeriodStart = f.Created
 		f.PeriodEnd = f.Created.AddDate(0, 0, plan.PeriodDays)
@@ -307,8 +322,16 @@ func (t *Translator) invoice(ctx context.Context, r reader, f *Fact, obj json.Ra
 			}
 		}
 	}
-	if f.EventType == EventInvoicePaymentFailed {
+	switch f.EventType {
+	case EventInvoicePaymentFailed:
 		f.Kind, f.Amount = PaymentFailed, inv.AmountDue
+		return nil
+	case EventInvoicePaymentActionRequired:
+		if inv.HostedInvoiceURL == "" {
+			// The customer can only act through the invoice's page.
+			return r.malformed("invoice", inv.ID, "payment action required but no hosted_invoice_url")
+		}
+		f.Kind, f.Amount = PaymentActionRequired, inv.AmountDue
 		return nil
 	}
 	f.Amount = inv.AmountPaid
@@ -330,6 +353,9 @@ func (t *Translator) invoice(ctx context.Context, r reader, f *Fact, obj json.Ra
 	} else {
 		f.Kind = Renewal
 	}
+	if inv.BillingReason == "subscription_create" && f.Amount == 0 && plan.Trial == TrialWait {
+		return fmt.Errorf("%w: invoice %s of 0 starts a trial of plan %s, which waits for the first payment", ErrIgnored, inv.ID, plan.ID)
+	}
 	return nil
 }
 
@@ -350,8 +376,15 @@ func (t *Translator) subscription(r reader, f *Fact, obj json.RawMessage) error 
 		// The fact ends the service then: it must say when.
 		return r.malformed("subscription", s.ID, "cancel_at_period_end but no %s", s.periodField)
 	}
-	if f.EventType == EventSubscriptionDeleted {
+	switch f.EventType {
+	case EventSubscriptionDeleted:
 		f.Kind = Canceled
+		return nil
+	case EventSubscriptionTrialWillEnd:
+		if s.TrialEnd == 0 {
+			return r.malformed("subscription", s.ID, "trial_will_end but no trial_end")
+		}
+		f.Kind, f.TrialEnd = TrialEnding, time.Unix(s.TrialEnd, 0).UTC()
 		return nil
 	}
 	f.Kind = SubscriptionState

@@ -38,6 +38,8 @@ func builderEvents(at time.Time, v string) []builtEvent {
 		ID: "sub_f", Customer: "cus_f", Status: "past_due", Price: "price_tunnel", CancelAtPeriodEnd: true,
 		CurrentPeriodStart: start, CurrentPeriodEnd: end, Created: at, Version: v,
 	}
+	trial := sub
+	trial.Status, trial.CancelAtPeriodEnd, trial.TrialEnd = "trialing", false, at.AddDate(0, 0, 3)
 	ch := stripetest.Charge{ID: "ch_f", Customer: "cus_f", Invoice: "in_f", PaymentIntent: "pi_f", Amount: 999, AmountRefunded: 999, Currency: "eur", Created: at, Version: v}
 	dp := stripetest.Dispute{ID: "dp_f", Charge: "ch_f", PaymentIntent: "pi_f", Amount: 999, Currency: "eur", Created: at, Version: v}
 	pay := stripetest.InvoicePayment{ID: "inpay_f", Invoice: "in_f", PaymentIntent: "pi_f", Amount: 999, Currency: "eur", Created: at, Version: v}
@@ -53,6 +55,8 @@ func builderEvents(at time.Time, v string) []builtEvent {
 		{EventChargeRefunded, stripetest.ChargeRefunded("evt_f9", at, ch)},
 		{EventChargeDisputeCreated, stripetest.DisputeCreated("evt_f10", at, dp)},
 		{EventInvoicePaymentPaid, stripetest.InvoicePaymentPaid("evt_f11", at, pay)},
+		{EventInvoicePaymentActionRequired, stripetest.InvoicePaymentActionRequired("evt_f12", at, inv)},
+		{EventSubscriptionTrialWillEnd, stripetest.SubscriptionTrialWillEnd("evt_f13", at, trial)},
 	}
 }
 

@@ -258,6 +258,7 @@ type subscription struct {
 	Customer          ref    `json:"customer"`
 	Status            string `json:"status"`
 	CancelAtPeriodEnd bool   `json:"cancel_at_period_end"`
+	TrialEnd          int64  `json:"trial_end"` // every version; 0: no trial
 	Items             list[struct {
 		Price price `json:"price"`
 	}] `json:"items"`

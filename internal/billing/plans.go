@@ -26,7 +26,17 @@ type Plan struct {
 	// PeriodDays is the PureVPN period, and the term of a one-off order on
 	// either provider: 30, 60, 90, 180 or 365. Default 30.
 	PeriodDays int `yaml:"period_days"`
+	// Trial says what a subscription that starts with a free trial gets:
+	// TrialProvision (the default) provisions it at checkout; TrialWait
+	// waits for the first paid invoice.
+	Trial string `yaml:"trial"`
 }
+
+// The trial options of a plan.
+const (
+	TrialProvision = "provision"
+	TrialWait      = "wait"
+)
 
 // Catalog maps plan ids and Stripe prices to plans.
 type Catalog struct {
@@ -85,6 +95,9 @@ func NewCatalog(plans []Plan) (*Catalog, error) {
 		if p.Name == "" {
 			p.Name = p.ID
 		}
+		if p.Trial == "" {
+			p.Trial = TrialProvision
+		}
 		where := fmt.Sprintf("plan %d (%s)", i+1, p.ID)
 		if !planID.MatchString(p.ID) {
 			errs = append(errs, fmt.Errorf("%s: id must be 1-64 letters, digits, '_', '.', '-'", where))
@@ -106,6 +119,11 @@ func NewCatalog(plans []Plan) (*Catalog, error) {
 		case 30, 60, 90, 180, 365:
 		default:
 			errs = append(errs, fmt.Errorf("%s: period_days must be 30, 60, 90, 180 or 365, not %d", where, p.PeriodDays))
+		}
+		switch p.Trial {
+		case TrialProvision, TrialWait:
+		default:
+			errs = append(errs, fmt.Errorf("%s: trial must be provision or wait, not %q", where, p.Trial))
 		}
 		for _, price := range p.StripePrices {
 			if price == "" {

@@ -31,11 +31,11 @@ func TestParseCatalogDesignExample(t *testing.T) {
 	}
 	std := Plan{
 		ID: "std-monthly", Name: "Standard VPN, monthly", StripePrices: []string{"price_123", "std_monthly"},
-		Provider: "purevpn", PackageType: "STANDARD", PeriodDays: 30,
+		Provider: "purevpn", PackageType: "STANDARD", PeriodDays: 30, Trial: TrialProvision,
 	}
 	tunnel := Plan{
 		ID: "tunnel-monthly", Name: "tunnel-monthly", StripePrices: []string{"price_456"},
-		Provider: "vpnki", PackageType: "STANDARD", PeriodDays: 30, // defaults
+		Provider: "vpnki", PackageType: "STANDARD", PeriodDays: 30, Trial: TrialProvision, // defaults
 	}
 	if got := c.Plans(); !reflect.DeepEqual(got, []Plan{std, tunnel}) {
 		t.Errorf("Plans() = %+v", got)

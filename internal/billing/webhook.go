@@ -163,6 +163,12 @@ const (
 	// charge that paid it: from API version basil on, neither the invoice
 	// nor the charge names the other.
 	EventInvoicePaymentPaid = "invoice_payment.paid"
+	// EventInvoicePaymentActionRequired: a payment needs the customer to
+	// confirm it (3-D Secure).
+	EventInvoicePaymentActionRequired = "invoice.payment_action_required"
+	// EventSubscriptionTrialWillEnd: Stripe's notice three days before a
+	// trial ends.
+	EventSubscriptionTrialWillEnd = "customer.subscription.trial_will_end"
 )
 
 // HandledTypes lists, in a stable order, the event types the Stripe endpoint
@@ -178,6 +184,8 @@ var HandledTypes = []string{
 	EventChargeRefunded,
 	EventChargeDisputeCreated,
 	EventInvoicePaymentPaid,
+	EventInvoicePaymentActionRequired,
+	EventSubscriptionTrialWillEnd,
 }
 
 // Handled reports whether vpnbill acts on events of type t.

@@ -239,8 +239,13 @@ func TestHandledTypes(t *testing.T) {
 			t.Errorf("Handled(%q) = false", typ)
 		}
 	}
-	if len(seen) != 10 || !seen[EventInvoicePaymentPaid] {
-		t.Errorf("%d handled types, want 10 with %s", len(seen), EventInvoicePaymentPaid)
+	for _, typ := range []string{EventInvoicePaymentPaid, EventInvoicePaymentActionRequired, EventSubscriptionTrialWillEnd} {
+		if !seen[typ] {
+			t.Errorf("%s is not handled", typ)
+		}
+	}
+	if len(seen) != 12 {
+		t.Errorf("%d handled types, want 12", len(seen))
 	}
 	for _, typ := range []string{"customer.created", "invoice.created", "checkout.session.expired", "", "invoice.paid "} {
 		if Handled(typ) {

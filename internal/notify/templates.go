@@ -27,11 +27,13 @@ const (
 	Canceled         Kind = "canceled"          // subscription ended; account deleted on DeleteAt
 	Deleted          Kind = "deleted"           // account and credentials deleted at the provider
 	CredentialsReset Kind = "credentials_reset" // new password (or new tunnel) on request
+	TrialEnding      Kind = "trial_ending"      // a free trial ends on PaidThrough; the first payment follows
+	PaymentAction    Kind = "payment_action"    // a payment needs the customer to confirm it (3-D Secure) at InvoiceURL
 )
 
 // Kinds returns every Kind, in the order a subscription may meet them.
 func Kinds() []Kind {
-	return []Kind{Welcome, PaymentFailed, Suspended, Resumed, CredentialsReset, Canceled, Deleted}
+	return []Kind{Welcome, TrialEnding, PaymentAction, PaymentFailed, Suspended, Resumed, CredentialsReset, Canceled, Deleted}
 }
 
 // Providers, as Data.Provider spells them.
@@ -51,7 +53,7 @@ type Data struct {
 	// (VPNKI's vpnki_address, required for VPNKI; may be empty for PureVPN).
 	Username, Password, Server string
 
-	PaidThrough time.Time // optional: end of the paid period
+	PaidThrough time.Time // end of the paid period (of the trial, for TrialEnding: required there); optional elsewhere
 	DeleteAt    time.Time // when the account is deleted; required for Canceled
 
 	AmountDue  string // optional, preformatted, e.g. "9.99 EUR"
@@ -68,6 +70,8 @@ type kindSpec struct {
 	// credentials: Username, Password and Provider are required (and Server for VPNKI).
 	credentials bool
 	deleteAt    bool
+	paidThrough bool // PaidThrough is required
+	invoiceURL  bool // InvoiceURL is required
 }
 
 var kindSpecs = map[Kind]kindSpec{
@@ -78,6 +82,8 @@ var kindSpecs = map[Kind]kindSpec{
 	Canceled:         {subject: "Your VPN subscription has been canceled", deleteAt: true},
 	Deleted:          {subject: "Your VPN account has been deleted"},
 	CredentialsReset: {subject: "Your new VPN credentials", credentials: true},
+	TrialEnding:      {subject: "Your VPN trial ends soon", paidThrough: true},
+	PaymentAction:    {subject: "Please confirm your VPN payment", invoiceURL: true},
 }
 
 type kindTemplates struct {
@@ -192,6 +198,12 @@ func (d Data) validate(kind Kind, spec kindSpec) error {
 	}
 	if spec.deleteAt && d.DeleteAt.IsZero() {
 		errs = append(errs, fmt.Errorf("DeleteAt is required for %s", kind))
+	}
+	if spec.paidThrough && d.PaidThrough.IsZero() {
+		errs = append(errs, fmt.Errorf("PaidThrough is required for %s", kind))
+	}
+	if spec.invoiceURL && d.InvoiceURL == "" {
+		errs = append(errs, fmt.Errorf("InvoiceURL is required for %s", kind))
 	}
 	if d.InvoiceURL != "" {
 		if u, err := url.Parse(d.InvoiceURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {

@@ -75,6 +75,12 @@ func TestRenderEveryKind(t *testing.T) {
 		{Canceled, pureVPNData(), "Your VPN subscription has been canceled",
 			[]string{"canceled", "14 March 2031", "deleted on", "13 April 2031"},
 			nil, []string{"Ab3dE5gH"}},
+		{TrialEnding, pureVPNData(), "Your VPN trial ends soon",
+			[]string{"free trial", "Standard VPN, monthly", "14 March 2031", "first payment"},
+			[]string{"https://invoice.stripe.com/i/acct_1/test_2?s=ap&x=1"}, []string{"Ab3dE5gH"}},
+		{PaymentAction, pureVPNData(), "Please confirm your VPN payment",
+			[]string{"confirm your payment", "9.99 EUR", "continues for now"},
+			[]string{"https://invoice.stripe.com/i/acct_1/test_2?s=ap&x=1"}, []string{"Ab3dE5gH"}},
 		{Deleted, pureVPNData(), "Your VPN account has been deleted",
 			[]string{"has been deleted", "pvpn_user_7731"},
 			nil, []string{"Ab3dE5gH"}},
@@ -253,5 +259,19 @@ func TestRenderPureVPNResumedKeepsCredentials(t *testing.T) {
 		if !strings.Contains(body, "pvr100001") || strings.Contains(body, "Password:") {
 			t.Errorf("resumed email should name the username and no password:\n%s", body)
 		}
+	}
+}
+
+func TestRenderRequiresTheDateAndTheLink(t *testing.T) {
+	t.Parallel()
+	d := pureVPNData()
+	d.PaidThrough = time.Time{}
+	if _, err := Render(TrialEnding, d); err == nil || !strings.Contains(err.Error(), "PaidThrough is required") {
+		t.Errorf("trial ending without its date: %v", err)
+	}
+	d = pureVPNData()
+	d.InvoiceURL = ""
+	if _, err := Render(PaymentAction, d); err == nil || !strings.Contains(err.Error(), "InvoiceURL is required") {
+		t.Errorf("payment action without its link: %v", err)
 	}
 }

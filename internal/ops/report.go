@@ -71,8 +71,11 @@ var paymentTypes = map[string]bool{
 	"invoice.paid":                             true,
 }
 
+// isPayment: an applied purchase or renewal, of any amount: a free trial's
+// or a free order's payment of 0 is a row too (the account delivered for
+// it is then not "provisioned, not paid").
 func isPayment(a events.Audit) bool {
-	return a.Kind == events.AuditFactApplied && a.Amount > 0 && paymentTypes[a.StripeType]
+	return a.Kind == events.AuditFactApplied && paymentTypes[a.StripeType]
 }
 
 // delivery is what the audit trail says was made for an account.

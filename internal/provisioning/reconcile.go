@@ -667,6 +667,9 @@ func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
 	if d.Provider == "" {
 		d.Provider = r.Desired.Plan.Provider
 	}
+	if !m.At.IsZero() {
+		d.PaidThrough = m.At
+	}
 	if r.Actual.Login != "" {
 		d.Username = r.Actual.Login
 	}

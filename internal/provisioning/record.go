@@ -168,6 +168,9 @@ type PendingEmail struct {
 	Gen        int         `json:"gen,omitempty"` // the account generation whose credentials it carries
 	AmountDue  string      `json:"amount_due,omitempty"`
 	InvoiceURL string      `json:"invoice_url,omitempty"`
+	// At is the date the email is about where it is not the record's
+	// paid-through time (a trial's end).
+	At time.Time `json:"at,omitzero"`
 }
 
 // Lease marks the one acquisition driving a record: the worker process
@@ -328,6 +331,18 @@ func fold(r *Record, f billing.Fact, pol policy) {
 		if f.Invoice != "" && !r.hasEmail(id) && !r.owes(id) {
 			r.Mail = append(r.Mail, PendingEmail{ID: id, Kind: notify.PaymentFailed,
 				AmountDue: formatAmount(f.Amount, f.Currency), InvoiceURL: f.InvoiceURL})
+		}
+	case billing.PaymentActionRequired:
+		id := "payment_action." + f.Invoice
+		if f.Invoice != "" && !d.Status.Final() && !r.hasEmail(id) && !r.owes(id) {
+			r.Mail = append(r.Mail, PendingEmail{ID: id, Kind: notify.PaymentAction,
+				AmountDue: formatAmount(f.Amount, f.Currency), InvoiceURL: f.InvoiceURL})
+		}
+	case billing.TrialEnding:
+		// Stripe sends the notice once per trial; its end names it.
+		id := fmt.Sprintf("%s.%d", notify.TrialEnding, f.TrialEnd.Unix())
+		if d.Purchased && !d.Status.Final() && !r.hasEmail(id) && !r.owes(id) {
+			r.Mail = append(r.Mail, PendingEmail{ID: id, Kind: notify.TrialEnding, At: f.TrialEnd})
 		}
 	case billing.SubscriptionState:
 		if c.After(d.PlanAsOf) {

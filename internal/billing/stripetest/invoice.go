@@ -222,6 +222,17 @@ func InvoicePaymentFailed(eventID string, created time.Time, i Invoice) []byte {
 	return VersionedEvent(i.Version, eventID, "invoice.payment_failed", created, InvoiceObject(i))
 }
 
+// InvoicePaymentActionRequired returns an invoice.payment_action_required
+// event: the payment needs the customer to confirm it (3-D Secure) on the
+// invoice's page (set i.HostedInvoiceURL).
+func InvoicePaymentActionRequired(eventID string, created time.Time, i Invoice) []byte {
+	if i.Created.IsZero() {
+		i.Created = created
+	}
+	i.Paid, i.AmountPaid = false, 0
+	return VersionedEvent(i.Version, eventID, "invoice.payment_action_required", created, InvoiceObject(i))
+}
+
 // InvoicePayment describes the payment of an invoice by a payment intent
 // (or a charge): an invoice_payment object, which came with basil. Older
 // versions' events start from basil's sample: the object is the same.

@@ -166,10 +166,13 @@ type Checkout struct {
 	Name         string
 	Plan         string // metadata "plan"; empty: none
 	Paid         bool   // payment_status paid (else unpaid)
-	Amount       int64
-	Currency     string // default "eur"
-	Created      time.Time
-	Version      string // API version; default DefaultVersion
+	// Free: nothing to pay (a free trial, a 100% coupon): payment_status
+	// no_payment_required, amount 0.
+	Free     bool
+	Amount   int64
+	Currency string // default "eur"
+	Created  time.Time
+	Version  string // API version; default DefaultVersion
 }
 
 // CheckoutSession returns the checkout.session object c describes. Its
@@ -192,7 +195,11 @@ func CheckoutSession(c Checkout) map[string]any {
 	o["amount_total"], o["amount_subtotal"], o["currency"] = c.Amount, c.Amount, c.Currency
 	o["status"] = "complete"
 	o["payment_status"] = "unpaid"
-	if c.Paid {
+	switch {
+	case c.Free:
+		o["payment_status"] = "no_payment_required"
+		o["amount_total"], o["amount_subtotal"] = 0, 0
+	case c.Paid:
 		o["payment_status"] = "paid"
 	}
 	meta := map[string]any{}

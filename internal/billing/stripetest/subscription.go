@@ -22,7 +22,10 @@ type Subscription struct {
 	// Created is the subscription's creation time; default
 	// CurrentPeriodStart, else now.
 	Created time.Time
-	Version string // API version; default DefaultVersion
+	// TrialEnd: when a free trial ends (status trialing until then); zero:
+	// no trial.
+	TrialEnd time.Time
+	Version  string // API version; default DefaultVersion
 }
 
 // SubscriptionObject returns the subscription object s describes.
@@ -66,6 +69,9 @@ func SubscriptionObject(s Subscription) map[string]any {
 		o["current_period_end"] = s.CurrentPeriodEnd.Unix()
 	}
 	o["trial_start"], o["trial_end"] = nil, nil
+	if !s.TrialEnd.IsZero() {
+		o["trial_start"], o["trial_end"] = s.Created.Unix(), s.TrialEnd.Unix()
+	}
 	o["next_pending_invoice_item_invoice"], o["pending_update"] = nil, nil
 	o["latest_invoice"] = ID("in")
 	o["cancel_at_period_end"] = s.CancelAtPeriodEnd
@@ -115,6 +121,15 @@ func asPlan(plan, price map[string]any) {
 	plan["currency"], plan["product"], plan["created"] = price["currency"], price["product"], price["created"]
 	plan["billing_scheme"], plan["interval"], plan["interval_count"] = "per_unit", "month", 1
 	plan["livemode"], plan["metadata"], plan["transform_usage"] = false, map[string]any{}, nil
+}
+
+// SubscriptionTrialWillEnd returns a customer.subscription.trial_will_end
+// event, which Stripe sends three days before s.TrialEnd.
+func SubscriptionTrialWillEnd(eventID string, created time.Time, s Subscription) []byte {
+	if s.Status == "" {
+		s.Status = "trialing"
+	}
+	return VersionedEvent(s.Version, eventID, "customer.subscription.trial_will_end", created, SubscriptionObject(s))
 }
 
 // SubscriptionUpdated returns a customer.subscription.updated event.
