@@ -29,11 +29,12 @@ const (
 	CredentialsReset Kind = "credentials_reset" // new password (or new tunnel) on request
 	TrialEnding      Kind = "trial_ending"      // a free trial ends on PaidThrough; the first payment follows
 	PaymentAction    Kind = "payment_action"    // a payment needs the customer to confirm it (3-D Secure) at InvoiceURL
+	Ending           Kind = "ending"            // the subscription is set to end on PaidThrough (cancel at period end)
 )
 
 // Kinds returns every Kind, in the order a subscription may meet them.
 func Kinds() []Kind {
-	return []Kind{Welcome, TrialEnding, PaymentAction, PaymentFailed, Suspended, Resumed, CredentialsReset, Canceled, Deleted}
+	return []Kind{Welcome, TrialEnding, PaymentAction, PaymentFailed, Suspended, Resumed, CredentialsReset, Ending, Canceled, Deleted}
 }
 
 // Providers, as Data.Provider spells them.
@@ -84,6 +85,7 @@ var kindSpecs = map[Kind]kindSpec{
 	CredentialsReset: {subject: "Your new VPN credentials", credentials: true},
 	TrialEnding:      {subject: "Your VPN trial ends soon", paidThrough: true},
 	PaymentAction:    {subject: "Please confirm your VPN payment", invoiceURL: true},
+	Ending:           {subject: "Your VPN subscription is ending", paidThrough: true},
 }
 
 type kindTemplates struct {

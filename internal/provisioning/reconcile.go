@@ -549,7 +549,8 @@ func transitionEmail(r *Record, enabled bool) PendingEmail {
 		return PendingEmail{ID: string(notify.Canceled), Kind: notify.Canceled}
 	}
 	r.Actual.Suspensions++
-	return PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Suspended, r.Actual.Suspensions), Kind: notify.Suspended}
+	return PendingEmail{ID: fmt.Sprintf("%s.%d", notify.Suspended, r.Actual.Suspensions), Kind: notify.Suspended,
+		InvoiceURL: r.Desired.PayURL}
 }
 
 // owe adds an email to the record's mail unless it was sent or is pending.

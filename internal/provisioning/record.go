@@ -118,6 +118,11 @@ type Desired struct {
 	DeleteAt time.Time `json:"delete_at,omitzero"`
 	// CancelAt: the subscription is set to cancel at this period end.
 	CancelAt time.Time `json:"cancel_at,omitzero"`
+	// PayURL: the link where the customer can pay the newest unpaid
+	// invoice (of the newest payment failure or action required), for the
+	// suspension email; PayURLAsOf: that fact's Stripe created time.
+	PayURL     string    `json:"pay_url,omitempty"`
+	PayURLAsOf time.Time `json:"pay_url_as_of,omitzero"`
 	// Purchased: a purchase or renewal was paid; service is owed.
 	Purchased    bool   `json:"purchased,omitempty"`
 	Email        string `json:"email,omitempty"`
@@ -327,12 +332,14 @@ func fold(r *Record, f billing.Fact, pol policy) {
 		r.audit(factAudit(events.AuditFactSkipped, f, "asynchronous payment failed: nothing is owed"))
 		return
 	case billing.PaymentFailed:
+		setPayURL(d, f)
 		id := "payment_failed." + f.Invoice
 		if f.Invoice != "" && !r.hasEmail(id) && !r.owes(id) {
 			r.Mail = append(r.Mail, PendingEmail{ID: id, Kind: notify.PaymentFailed,
 				AmountDue: formatAmount(f.Amount, f.Currency), InvoiceURL: f.InvoiceURL})
 		}
 	case billing.PaymentActionRequired:
+		setPayURL(d, f)
 		id := "payment_action." + f.Invoice
 		if f.Invoice != "" && !d.Status.Final() && !r.hasEmail(id) && !r.owes(id) {
 			r.Mail = append(r.Mail, PendingEmail{ID: id, Kind: notify.PaymentAction,
@@ -350,6 +357,7 @@ func fold(r *Record, f billing.Fact, pol policy) {
 			if f.CancelAtPeriodEnd {
 				d.CancelAt = f.CurrentPeriodEnd
 			}
+			endingNotice(r)
 		}
 		setPlan()
 		if !c.Before(d.SubStatusAsOf) {
@@ -375,6 +383,28 @@ func fold(r *Record, f billing.Fact, pol policy) {
 }
 
 const maxDunning = 16
+
+// setPayURL keeps the link of the newest unpaid invoice.
+func setPayURL(d *Desired, f billing.Fact) {
+	if f.InvoiceURL != "" && !f.Created.Before(d.PayURLAsOf) {
+		d.PayURL, d.PayURLAsOf = f.InvoiceURL, f.Created
+	}
+}
+
+// endingNotice owes the customer "your plan ends on …" once per date a
+// subscription is set to cancel at, and drops a notice not yet sent whose
+// date no longer holds (the cancellation was undone or moved).
+func endingNotice(r *Record) {
+	d := &r.Desired
+	r.Mail = slices.DeleteFunc(r.Mail, func(m PendingEmail) bool { return m.Kind == notify.Ending && !m.At.Equal(d.CancelAt) })
+	if d.CancelAt.IsZero() || !d.Purchased || d.Status.Final() {
+		return
+	}
+	id := fmt.Sprintf("%s.%d", notify.Ending, d.CancelAt.Unix())
+	if !r.hasEmail(id) && !r.owes(id) {
+		r.Mail = append(r.Mail, PendingEmail{ID: id, Kind: notify.Ending, At: d.CancelAt})
+	}
+}
 
 // derive sets the status from the newest facts: a subscription whose
 // newest Stripe status is a dunning one, newer than its newest payment, is

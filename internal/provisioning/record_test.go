@@ -87,3 +87,57 @@ func TestFoldIsOrderIndependent(t *testing.T) {
 		})
 	}
 }
+
+// Cancel at period end owes one "your plan ends" notice per date; undoing
+// the cancellation drops a notice not yet sent. The newest unpaid invoice's
+// link is kept for the suspension email.
+func TestFoldEndingNoticeAndPayLink(t *testing.T) {
+	t.Parallel()
+	std := billing.Plan{ID: "std", Provider: "purevpn"}
+	r := &Record{Key: "sub_1"}
+	r.Desired.Email = "ann@example.com"
+	n := 0
+	fact := func(k billing.Kind, h int, mod func(*billing.Fact)) billing.Fact {
+		n++
+		f := billing.Fact{Kind: k, EventID: fmt.Sprintf("evt_%d", n), Created: at(h), Key: "sub_1", Plan: std}
+		if mod != nil {
+			mod(&f)
+		}
+		return f
+	}
+	ending := func() []string {
+		var ids []string
+		for _, m := range r.Mail {
+			if m.Kind == "ending" {
+				ids = append(ids, m.ID)
+			}
+		}
+		return ids
+	}
+	fold(r, fact(billing.Purchase, 0, nil), testPolicy)
+	fold(r, fact(billing.SubscriptionState, 5, func(f *billing.Fact) {
+		f.SubStatus, f.CancelAtPeriodEnd, f.CurrentPeriodEnd = "active", true, at(720)
+	}), testPolicy)
+	if got := ending(); len(got) != 1 || got[0] != fmt.Sprintf("ending.%d", at(720).Unix()) {
+		t.Fatalf("ending notices %v, want one for the period end", got)
+	}
+	// The same update again, and an older one without the cancellation: no change.
+	fold(r, fact(billing.SubscriptionState, 4, func(f *billing.Fact) { f.SubStatus = "active" }), testPolicy)
+	if got := ending(); len(got) != 1 {
+		t.Fatalf("an older update changed the notices: %v", got)
+	}
+	// Undone before it was sent: the notice goes.
+	fold(r, fact(billing.SubscriptionState, 6, func(f *billing.Fact) { f.SubStatus = "active" }), testPolicy)
+	if got := ending(); len(got) != 0 {
+		t.Fatalf("ending notices %v after the cancellation was undone, want none", got)
+	}
+
+	fold(r, fact(billing.PaymentFailed, 10, func(f *billing.Fact) { f.Invoice, f.InvoiceURL = "in_2", "https://pay.example/in_2" }), testPolicy)
+	fold(r, fact(billing.PaymentFailed, 8, func(f *billing.Fact) { f.Invoice, f.InvoiceURL = "in_1", "https://pay.example/in_1" }), testPolicy)
+	if r.Desired.PayURL != "https://pay.example/in_2" {
+		t.Errorf("pay link %q, want the newest unpaid invoice's", r.Desired.PayURL)
+	}
+	if m := transitionEmail(r, false); m.Kind != "suspended" || m.InvoiceURL != "https://pay.example/in_2" {
+		t.Errorf("suspension email %+v, want the pay link", m)
+	}
+}
