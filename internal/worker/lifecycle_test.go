@@ -312,7 +312,7 @@ func lifecycles(provider, std, other string) []lifecycle {
 					{end.Add(deleteAfter + time.Hour), nil},
 				}
 			},
-			wantAccounts: 0, wantEmails: []string{"welcome", "canceled", "deleted"}, wantCreates: 1,
+			wantAccounts: 0, wantEmails: []string{"welcome", "ending", "canceled", "deleted"}, wantCreates: 1,
 		},
 		{
 			name: "refund",
