@@ -38,6 +38,12 @@ const (
 	// PaymentActionRequired: an invoice payment needs the customer to act
 	// (3-D Secure); they are sent the invoice's link.
 	PaymentActionRequired Kind = "payment_action_required"
+	// CustomerChanged: the customer's email address or name, as of Created,
+	// for every account of Customer. Key is empty: the worker finds them.
+	CustomerChanged Kind = "customer_changed"
+	// CustomerDeleted: the customer was deleted at Stripe (audited; their
+	// subscriptions' own events decide their service).
+	CustomerDeleted Kind = "customer_deleted"
 	// PaymentLinked: an invoice was paid by a payment intent or charge. It
 	// changes no service: it names the payment's ids with the invoice's, so
 	// that a later refund or dispute, whose charge names no invoice from API
@@ -160,6 +166,8 @@ func (t *Translator) Translate(ctx context.Context, payload []byte) (Fact, error
 		err = r.invoicePayment(&f, obj)
 	case EventSubscriptionUpdated, EventSubscriptionDeleted, EventSubscriptionTrialWillEnd:
 		err = t.subscription(r, &f, obj)
+	case EventCustomerUpdated, EventCustomerDeleted:
+		err = r.customer(&f, obj)
 	case EventChargeRefunded:
 		err = r.charge(&f, obj)
 	case EventChargeDisputeCreated:
@@ -399,6 +407,26 @@ func (t *Translator) subscription(r reader, f *Fact, obj json.RawMessage) error 
 		return err
 	}
 	f.Plan = plan
+	return nil
+}
+
+func (r reader) customer(f *Fact, obj json.RawMessage) error {
+	var c struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
+		Name  string `json:"name"`
+	}
+	if err := r.decode(obj, &c, "customer"); err != nil {
+		return err
+	}
+	if c.ID == "" {
+		return r.malformed("customer", "", "no id")
+	}
+	f.Customer, f.Email, f.CustomerName = c.ID, c.Email, c.Name
+	f.Kind = CustomerChanged
+	if f.EventType == EventCustomerDeleted {
+		f.Kind = CustomerDeleted
+	}
 	return nil
 }
 

@@ -38,6 +38,7 @@ func builderEvents(at time.Time, v string) []builtEvent {
 		ID: "sub_f", Customer: "cus_f", Status: "past_due", Price: "price_tunnel", CancelAtPeriodEnd: true,
 		CurrentPeriodStart: start, CurrentPeriodEnd: end, Created: at, Version: v,
 	}
+	cus := stripetest.Customer{ID: "cus_f", Email: "new@example.com", Name: "F New", Created: at, Version: v}
 	trial := sub
 	trial.Status, trial.CancelAtPeriodEnd, trial.TrialEnd = "trialing", false, at.AddDate(0, 0, 3)
 	ch := stripetest.Charge{ID: "ch_f", Customer: "cus_f", Invoice: "in_f", PaymentIntent: "pi_f", Amount: 999, AmountRefunded: 999, Currency: "eur", Created: at, Version: v}
@@ -57,6 +58,8 @@ func builderEvents(at time.Time, v string) []builtEvent {
 		{EventInvoicePaymentPaid, stripetest.InvoicePaymentPaid("evt_f11", at, pay)},
 		{EventInvoicePaymentActionRequired, stripetest.InvoicePaymentActionRequired("evt_f12", at, inv)},
 		{EventSubscriptionTrialWillEnd, stripetest.SubscriptionTrialWillEnd("evt_f13", at, trial)},
+		{EventCustomerUpdated, stripetest.CustomerUpdated("evt_f14", at, cus)},
+		{EventCustomerDeleted, stripetest.CustomerDeleted("evt_f15", at, cus)},
 	}
 }
 
@@ -147,6 +150,11 @@ func FuzzTranslate(f *testing.F) {
 			// It links a payment to an invoice: both must be named.
 			if fact.Key != "" || fact.Invoice == "" || (fact.Charge == "" && fact.PaymentIntent == "") {
 				t.Fatalf("%s fact without invoice or payment: %+v", fact.Kind, fact)
+			}
+		case CustomerChanged, CustomerDeleted:
+			// Every account of the customer: found by the customer id.
+			if fact.Key != "" || fact.Customer == "" {
+				t.Fatalf("%s fact without customer: %+v", fact.Kind, fact)
 			}
 		default:
 			if fact.Key == "" {

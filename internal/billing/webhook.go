@@ -169,6 +169,11 @@ const (
 	// EventSubscriptionTrialWillEnd: Stripe's notice three days before a
 	// trial ends.
 	EventSubscriptionTrialWillEnd = "customer.subscription.trial_will_end"
+	// EventCustomerUpdated: the customer's email address or name may have
+	// changed; later emails use the new ones.
+	EventCustomerUpdated = "customer.updated"
+	// EventCustomerDeleted: the customer was deleted at Stripe; audited.
+	EventCustomerDeleted = "customer.deleted"
 )
 
 // HandledTypes lists, in a stable order, the event types the Stripe endpoint
@@ -186,6 +191,8 @@ var HandledTypes = []string{
 	EventInvoicePaymentPaid,
 	EventInvoicePaymentActionRequired,
 	EventSubscriptionTrialWillEnd,
+	EventCustomerUpdated,
+	EventCustomerDeleted,
 }
 
 // Handled reports whether vpnbill acts on events of type t.

@@ -184,6 +184,9 @@ func (e *LeasedError) Is(target error) bool { return target == ErrLeased }
 // idempotent: applying the same fact again changes nothing and finishes
 // whatever a crashed attempt left undone.
 func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
+	if f.Key == "" && (f.Kind == billing.CustomerChanged || f.Kind == billing.CustomerDeleted) {
+		return s.applyToCustomer(ctx, f)
+	}
 	if f.Key == "" {
 		key, err := s.resolve(ctx, f)
 		if err != nil {
@@ -196,6 +199,9 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 			return fmt.Errorf("index %s: %w", id, err)
 		}
 	}
+	if err := s.store.indexCustomer(ctx, f.Customer, f.Key); err != nil {
+		return fmt.Errorf("index customer %s: %w", f.Customer, err)
+	}
 	_, _, err := s.store.Update(ctx, f.Key, func(r *Record) error {
 		if r.applied(f.EventID) {
 			return errNoChange
@@ -207,6 +213,26 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 		return err
 	}
 	return s.Reconcile(ctx, f.Key)
+}
+
+// applyToCustomer applies a fact about a customer to every account record
+// of that customer. A customer with none yet changes nothing (their first
+// purchase carries their address): the fact is recorded as skipped.
+func (s *Service) applyToCustomer(ctx context.Context, f billing.Fact) error {
+	keys, err := s.store.customerRecords(ctx, f.Customer)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return s.Skipped(ctx, f, "no account of customer "+f.Customer+" yet")
+	}
+	var errs []error
+	for _, key := range keys {
+		g := f
+		g.Key = key
+		errs = append(errs, s.Apply(ctx, g))
+	}
+	return errors.Join(errs...)
 }
 
 func (s *Service) policy() policy {

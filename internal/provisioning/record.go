@@ -127,6 +127,9 @@ type Desired struct {
 	Purchased    bool   `json:"purchased,omitempty"`
 	Email        string `json:"email,omitempty"`
 	CustomerName string `json:"customer_name,omitempty"`
+	// EmailAsOf: Stripe created time of the customer.updated that set
+	// Email and CustomerName (zero: they came with a purchase).
+	EmailAsOf time.Time `json:"email_as_of,omitzero"`
 	Customer     string `json:"customer,omitempty"`
 	Subscription string `json:"subscription,omitempty"`
 	Checkout     string `json:"checkout_session,omitempty"`
@@ -344,6 +347,16 @@ func fold(r *Record, f billing.Fact, pol policy) {
 		if f.Invoice != "" && !d.Status.Final() && !r.hasEmail(id) && !r.owes(id) {
 			r.Mail = append(r.Mail, PendingEmail{ID: id, Kind: notify.PaymentAction,
 				AmountDue: formatAmount(f.Amount, f.Currency), InvoiceURL: f.InvoiceURL})
+		}
+	case billing.CustomerChanged:
+		if c.After(d.EmailAsOf) {
+			if f.Email != "" {
+				d.Email = f.Email
+			}
+			if f.CustomerName != "" {
+				d.CustomerName = f.CustomerName
+			}
+			d.EmailAsOf = c
 		}
 	case billing.TrialEnding:
 		// Stripe sends the notice once per trial; its end names it.

@@ -144,6 +144,40 @@ func (s *Store) lookup(ctx context.Context, id string) (string, error) {
 	return string(e.Value()), nil
 }
 
+// customerKey notes that record key belongs to customer (a customer may
+// have several subscriptions and orders).
+func customerKey(customer, key string) string { return "cust." + customer + "." + key }
+
+// indexCustomer notes that record key belongs to customer.
+func (s *Store) indexCustomer(ctx context.Context, customer, key string) error {
+	if customer == "" || !validKey.MatchString(customer) || !validKey.MatchString(key) {
+		return nil
+	}
+	_, err := s.kv.Put(ctx, customerKey(customer, key), []byte(key))
+	return err
+}
+
+// customerRecords lists the record keys of customer.
+func (s *Store) customerRecords(ctx context.Context, customer string) ([]string, error) {
+	if !validKey.MatchString(customer) {
+		return nil, fmt.Errorf("customer %q is not a Stripe id", customer)
+	}
+	lister, err := s.kv.ListKeysFiltered(ctx, customerKey(customer, "*"))
+	if err != nil {
+		return nil, fmt.Errorf("list records of %s: %w", customer, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		if k = strings.TrimPrefix(k, "cust."+customer+"."); !slices.Contains(keys, k) { // a listing may repeat a key
+			keys = append(keys, k)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("list records of %s: %w", customer, err)
+	}
+	return keys, nil
+}
+
 // claimKey is where the record owning a provider account is noted, so an
 // adoption never takes an account another record made.
 func claimKey(provider, username string) string { return "claim." + provider + "." + username }

@@ -123,3 +123,35 @@ func DisputeCreated(eventID string, created time.Time, d Dispute) []byte {
 	}
 	return VersionedEvent(d.Version, eventID, "charge.dispute.created", created, DisputeObject(d))
 }
+
+// Customer describes a customer.
+type Customer struct {
+	ID      string // default a new cus_ id
+	Email   string
+	Name    string
+	Created time.Time
+	Version string // API version; default DefaultVersion
+}
+
+// CustomerObject returns the customer object c describes.
+func CustomerObject(c Customer) map[string]any {
+	o := sample(c.Version, "customer")
+	if c.ID == "" {
+		c.ID = ID("cus")
+	}
+	o["id"], o["email"], o["name"] = c.ID, nilIfEmpty(c.Email), nilIfEmpty(c.Name)
+	o["created"] = orNow(c.Created).Unix()
+	return o
+}
+
+// CustomerUpdated returns a customer.updated event.
+func CustomerUpdated(eventID string, created time.Time, c Customer) []byte {
+	return VersionedEvent(c.Version, eventID, "customer.updated", created, CustomerObject(c))
+}
+
+// CustomerDeleted returns a customer.deleted event.
+func CustomerDeleted(eventID string, created time.Time, c Customer) []byte {
+	o := CustomerObject(c)
+	o["deleted"] = true
+	return VersionedEvent(c.Version, eventID, "customer.deleted", created, o)
+}
