@@ -129,12 +129,12 @@ type Desired struct {
 	CustomerName string `json:"customer_name,omitempty"`
 	// EmailAsOf: Stripe created time of the customer.updated that set
 	// Email and CustomerName (zero: they came with a purchase).
-	EmailAsOf time.Time `json:"email_as_of,omitzero"`
-	Customer     string `json:"customer,omitempty"`
-	Subscription string `json:"subscription,omitempty"`
-	Checkout     string `json:"checkout_session,omitempty"`
-	OneOff       bool   `json:"one_off,omitempty"`
-	Livemode     bool   `json:"livemode,omitempty"`
+	EmailAsOf    time.Time `json:"email_as_of,omitzero"`
+	Customer     string    `json:"customer,omitempty"`
+	Subscription string    `json:"subscription,omitempty"`
+	Checkout     string    `json:"checkout_session,omitempty"`
+	OneOff       bool      `json:"one_off,omitempty"`
+	Livemode     bool      `json:"livemode,omitempty"`
 }
 
 // Actual is what exists at the provider, as far as vpnbill has seen.
