@@ -28,10 +28,13 @@ const (
 	SubscriptionState Kind = "subscription_state"
 	// Canceled: the subscription ended.
 	Canceled Kind = "canceled"
-	// Refunded: the payment was refunded in full.
+	// Refunded: the payment was refunded, in full (FullRefund) or in part;
+	// Amount is everything refunded of it so far.
 	Refunded Kind = "refunded"
 	// Disputed: the payment is disputed.
 	Disputed Kind = "disputed"
+	// DisputeClosed: a dispute of the payment ended; DisputeWon says how.
+	DisputeClosed Kind = "dispute_closed"
 	// TrialEnding: the subscription's trial ends at TrialEnd (Stripe says
 	// so three days before); the customer is reminded.
 	TrialEnding Kind = "trial_ending"
@@ -86,8 +89,13 @@ type Fact struct {
 	PeriodEnd   time.Time
 
 	// SubscriptionState facts.
-	SubStatus         string    // active, past_due, unpaid, paused, canceled, incomplete, trialing, …
-	TrialEnd          time.Time // TrialEnding facts: when the trial ends
+	SubStatus string    // active, past_due, unpaid, paused, canceled, incomplete, trialing, …
+	TrialEnd  time.Time // TrialEnding facts: when the trial ends
+
+	// Refunded facts: the charge is refunded in full (Stripe's "refunded").
+	FullRefund bool
+	// DisputeClosed facts: the merchant won (or the funds were reinstated).
+	DisputeWon        bool
 	CancelAtPeriodEnd bool
 	CurrentPeriodEnd  time.Time
 }
@@ -170,7 +178,7 @@ func (t *Translator) Translate(ctx context.Context, payload []byte) (Fact, error
 		err = r.customer(&f, obj)
 	case EventChargeRefunded:
 		err = r.charge(&f, obj)
-	case EventChargeDisputeCreated:
+	case EventChargeDisputeCreated, EventDisputeClosed, EventDisputeFundsReinstated:
 		err = r.dispute(&f, obj)
 	default:
 		err = fmt.Errorf("%w: handled event type %s has no translation", ErrMalformed, env.Type)
@@ -438,11 +446,9 @@ func (r reader) charge(f *Fact, obj json.RawMessage) error {
 	f.Charge, f.Amount, f.Currency = c.ID, c.AmountRefunded, c.Currency
 	f.Customer, f.Invoice, f.PaymentIntent = string(c.Customer), c.invoice, string(c.PaymentIntent)
 	// Stripe sets refunded when everything captured is refunded, which is
-	// less than amount when the charge was partially captured.
-	if !c.Refunded {
-		return fmt.Errorf("%w: charge %s partially refunded (%d of %d)", ErrIgnored, c.ID, c.AmountRefunded, c.Amount)
-	}
-	f.Kind = Refunded
+	// less than amount when the charge was partially captured. A partial
+	// refund is a fact too: audited, and a full one once they add up.
+	f.Kind, f.FullRefund = Refunded, c.Refunded
 	return nil
 }
 
@@ -456,6 +462,13 @@ func (r reader) dispute(f *Fact, obj json.RawMessage) error {
 	}
 	f.Kind, f.Charge, f.Amount, f.Currency = Disputed, string(d.Charge), d.Amount, d.Currency
 	f.PaymentIntent = string(d.PaymentIntent)
+	switch f.EventType {
+	case EventDisputeFundsReinstated:
+		f.Kind, f.DisputeWon = DisputeClosed, true
+	case EventDisputeClosed:
+		// An inquiry closed without a dispute (warning_closed) is as good as won.
+		f.Kind, f.DisputeWon = DisputeClosed, d.Status == "won" || d.Status == "warning_closed"
+	}
 	return nil
 }
 

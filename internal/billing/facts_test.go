@@ -352,20 +352,20 @@ func TestTranslate(t *testing.T) {
 			payload: stripetest.ChargeRefunded("evt_1", created, stripetest.Charge{
 				ID: "ch_1", Customer: "cus_ada", Invoice: "in_1", PaymentIntent: "pi_1", Amount: 999, AmountRefunded: 999, Currency: "eur",
 			}),
-			want: Fact{Kind: Refunded, Charge: "ch_1", Customer: "cus_ada", Invoice: "in_1", PaymentIntent: "pi_1", Amount: 999, Currency: "eur"},
+			want: Fact{Kind: Refunded, FullRefund: true, Charge: "ch_1", Customer: "cus_ada", Invoice: "in_1", PaymentIntent: "pi_1", Amount: 999, Currency: "eur"},
 		},
 		{
 			name:    "charge.refunded in full of a partially captured charge",
 			payload: stripetest.Event("evt_1", EventChargeRefunded, created, partCaptured),
-			want:    Fact{Kind: Refunded, Charge: "ch_part", PaymentIntent: "pi_part", Amount: 800, Currency: "eur"},
+			want:    Fact{Kind: Refunded, FullRefund: true, Charge: "ch_part", PaymentIntent: "pi_part", Amount: 800, Currency: "eur"},
 		},
 		{
 			name: "charge.refunded in part",
 			payload: stripetest.ChargeRefunded("evt_1", created, stripetest.Charge{
 				ID: "ch_1", Customer: "cus_ada", Invoice: "in_1", PaymentIntent: "pi_1", Amount: 999, AmountRefunded: 500, Currency: "eur",
 			}),
-			want:    Fact{Charge: "ch_1", Customer: "cus_ada", Invoice: "in_1", PaymentIntent: "pi_1", Amount: 500, Currency: "eur"},
-			wantErr: ErrIgnored,
+			// A fact: audited, and full once the refunds add up.
+			want: Fact{Kind: Refunded, Charge: "ch_1", Customer: "cus_ada", Invoice: "in_1", PaymentIntent: "pi_1", Amount: 500, Currency: "eur"},
 		},
 		{
 			name: "charge.dispute.created",
@@ -373,6 +373,27 @@ func TestTranslate(t *testing.T) {
 				ID: "dp_1", Charge: "ch_1", PaymentIntent: "pi_1", Amount: 999, Currency: "eur",
 			}),
 			want: Fact{Kind: Disputed, Charge: "ch_1", PaymentIntent: "pi_1", Amount: 999, Currency: "eur"},
+		},
+		{
+			name: "charge.dispute.closed, won",
+			payload: stripetest.DisputeClosed("evt_1", created, stripetest.Dispute{
+				ID: "dp_1", Charge: "ch_1", PaymentIntent: "pi_1", Amount: 999, Currency: "eur", Status: "won",
+			}),
+			want: Fact{Kind: DisputeClosed, DisputeWon: true, Charge: "ch_1", PaymentIntent: "pi_1", Amount: 999, Currency: "eur"},
+		},
+		{
+			name: "charge.dispute.closed, lost",
+			payload: stripetest.DisputeClosed("evt_1", created, stripetest.Dispute{
+				ID: "dp_1", Charge: "ch_1", Amount: 999, Currency: "eur", Status: "lost",
+			}),
+			want: Fact{Kind: DisputeClosed, Charge: "ch_1", Amount: 999, Currency: "eur"},
+		},
+		{
+			name: "charge.dispute.funds_reinstated",
+			payload: stripetest.DisputeFundsReinstated("evt_1", created, stripetest.Dispute{
+				ID: "dp_1", Charge: "ch_1", Amount: 999, Currency: "eur",
+			}),
+			want: Fact{Kind: DisputeClosed, DisputeWon: true, Charge: "ch_1", Amount: 999, Currency: "eur"},
 		},
 		{
 			name:    "unhandled type",

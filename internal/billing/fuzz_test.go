@@ -43,6 +43,8 @@ func builderEvents(at time.Time, v string) []builtEvent {
 	trial.Status, trial.CancelAtPeriodEnd, trial.TrialEnd = "trialing", false, at.AddDate(0, 0, 3)
 	ch := stripetest.Charge{ID: "ch_f", Customer: "cus_f", Invoice: "in_f", PaymentIntent: "pi_f", Amount: 999, AmountRefunded: 999, Currency: "eur", Created: at, Version: v}
 	dp := stripetest.Dispute{ID: "dp_f", Charge: "ch_f", PaymentIntent: "pi_f", Amount: 999, Currency: "eur", Created: at, Version: v}
+	lost := dp
+	lost.Status = "lost"
 	pay := stripetest.InvoicePayment{ID: "inpay_f", Invoice: "in_f", PaymentIntent: "pi_f", Amount: 999, Currency: "eur", Created: at, Version: v}
 	return []builtEvent{
 		{EventCheckoutCompleted, stripetest.CheckoutCompleted("evt_f1", at, co)},
@@ -60,6 +62,8 @@ func builderEvents(at time.Time, v string) []builtEvent {
 		{EventSubscriptionTrialWillEnd, stripetest.SubscriptionTrialWillEnd("evt_f13", at, trial)},
 		{EventCustomerUpdated, stripetest.CustomerUpdated("evt_f14", at, cus)},
 		{EventCustomerDeleted, stripetest.CustomerDeleted("evt_f15", at, cus)},
+		{EventDisputeClosed, stripetest.DisputeClosed("evt_f16", at, lost)},
+		{EventDisputeFundsReinstated, stripetest.DisputeFundsReinstated("evt_f17", at, dp)},
 	}
 }
 
@@ -142,7 +146,7 @@ func FuzzTranslate(f *testing.F) {
 			if fact.Key == "" || fact.Plan.ID == "" {
 				t.Fatalf("%s fact without key or plan: %+v", fact.Kind, fact)
 			}
-		case Refunded, Disputed:
+		case Refunded, Disputed, DisputeClosed:
 			if fact.Charge == "" {
 				t.Fatalf("%s fact without charge: %+v", fact.Kind, fact)
 			}

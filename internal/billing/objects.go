@@ -338,6 +338,7 @@ func (r reader) readCharge(obj json.RawMessage) (charge, error) {
 // dispute is what vpnbill reads of a dispute: the same in every version.
 type dispute struct {
 	ID            string `json:"id"`
+	Status        string `json:"status"`
 	Charge        ref    `json:"charge"`
 	PaymentIntent ref    `json:"payment_intent"`
 	Amount        int64  `json:"amount"`

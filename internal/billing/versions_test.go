@@ -147,7 +147,7 @@ func TestTranslateVersions(t *testing.T) {
 				payload: stripetest.ChargeRefunded("evt_1", created, stripetest.Charge{
 					ID: "ch_1", Customer: "cus_ada", Invoice: "in_1", PaymentIntent: "pi_1", Amount: 999, AmountRefunded: 999, Currency: "eur", Version: v,
 				}),
-				want: Fact{Kind: Refunded, Charge: "ch_1", Customer: "cus_ada", Invoice: onlyBefore("in_1"), PaymentIntent: "pi_1", Amount: 999, Currency: "eur"},
+				want: Fact{Kind: Refunded, FullRefund: true, Charge: "ch_1", Customer: "cus_ada", Invoice: onlyBefore("in_1"), PaymentIntent: "pi_1", Amount: 999, Currency: "eur"},
 			},
 			{
 				name: "charge.dispute.created",

@@ -174,6 +174,11 @@ const (
 	EventCustomerUpdated = "customer.updated"
 	// EventCustomerDeleted: the customer was deleted at Stripe; audited.
 	EventCustomerDeleted = "customer.deleted"
+	// EventDisputeClosed: a dispute ended, won or lost.
+	EventDisputeClosed = "charge.dispute.closed"
+	// EventDisputeFundsReinstated: the disputed funds came back to the
+	// merchant: as good as won.
+	EventDisputeFundsReinstated = "charge.dispute.funds_reinstated"
 )
 
 // HandledTypes lists, in a stable order, the event types the Stripe endpoint
@@ -193,6 +198,8 @@ var HandledTypes = []string{
 	EventSubscriptionTrialWillEnd,
 	EventCustomerUpdated,
 	EventCustomerDeleted,
+	EventDisputeClosed,
+	EventDisputeFundsReinstated,
 }
 
 // Handled reports whether vpnbill acts on events of type t.

@@ -218,6 +218,20 @@ func renewal(r *run, t0 time.Time, n int, planID string) billing.Fact {
 	})
 }
 
+// refund is charge.refunded of the charge of the run's invoice n, with
+// refunded the running total and full Stripe's flag.
+func refund(r *run, at time.Time, n int, refunded int64, full bool) billing.Fact {
+	return r.fact(billing.Refunded, at, func(f *billing.Fact) {
+		f.Key, f.Charge, f.Amount, f.FullRefund = "", fmt.Sprintf("ch_%s_%d", r.id, n), refunded, full
+	})
+}
+
+// dispute opens (Disputed) or closes (DisputeClosed, won or lost) a
+// dispute of the charge of the run's first invoice.
+func dispute(r *run, at time.Time, kind billing.Kind, won bool) billing.Fact {
+	return r.fact(kind, at, func(f *billing.Fact) { f.Key, f.Charge, f.DisputeWon = "", "ch_"+r.id+"_1", won })
+}
+
 func subState(r *run, at time.Time, status, planID string, cancelAtEnd bool, periodEnd time.Time) billing.Fact {
 	return r.fact(billing.SubscriptionState, at, func(f *billing.Fact) {
 		f.Plan, f.SubStatus, f.CancelAtPeriodEnd, f.CurrentPeriodEnd = plan(planID), status, cancelAtEnd, periodEnd
@@ -315,28 +329,90 @@ func lifecycles(provider, std, other string) []lifecycle {
 			wantAccounts: 0, wantEmails: []string{"welcome", "ending", "canceled", "deleted"}, wantCreates: 1,
 		},
 		{
-			name: "refund",
+			// A full refund of the invoice of the current period takes the
+			// service back until a later period is paid; Stripe's own
+			// events decide any cancellation.
+			name: "refund of the current invoice",
 			phases: func(r *run, t0 time.Time) []phase {
 				at := t0.Add(48 * time.Hour)
 				return []phase{
 					{t0, purchase(r, t0, std)},
-					{at, []billing.Fact{r.fact(billing.Refunded, at, func(f *billing.Fact) { f.Key, f.Charge = "", "ch_"+r.id+"_1" })}},
+					{at, []billing.Fact{refund(r, at, 1, 999, true)}},
 					{at.Add(deleteAfter + time.Hour), nil},
 				}
 			},
-			wantAccounts: 0, wantEmails: []string{"welcome", "canceled", "deleted"}, wantCreates: 1,
+			// PureVPN: disabled, kept; VPNKI (no suspend): the tunnel is deleted.
+			wantAccounts: pick(1, 0), wantEmails: []string{"welcome", "suspended"}, wantCreates: 1,
 		},
 		{
-			name: "dispute",
+			name: "refund of the current invoice, then a renewal",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(48 * time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{refund(r, at, 1, 999, true)}},
+					{month(t0, 1), []billing.Fact{renewal(r, t0, 1, std)}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "suspended", "resumed"},
+			wantCreates: pick(1, 2), // VPNKI: a new tunnel
+		},
+		{
+			name: "refund of an older invoice",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := month(t0, 1).Add(24 * time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{month(t0, 1), []billing.Fact{renewal(r, t0, 1, std)}},
+					{at, []billing.Fact{refund(r, at, 1, 999, true)}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome"}, wantCreates: 1,
+		},
+		{
+			// Stripe's running total: the second refund makes it whole.
+			name: "partial refunds adding up to the total",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(48 * time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{refund(r, at, 1, 400, false)}},
+					{at.Add(time.Hour), []billing.Fact{refund(r, at.Add(time.Hour), 1, 999, false)}},
+				}
+			},
+			wantAccounts: pick(1, 0), wantEmails: []string{"welcome", "suspended"}, wantCreates: 1,
+		},
+		{
+			name: "a partial refund",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(48 * time.Hour)
+				return []phase{{t0, purchase(r, t0, std)}, {at, []billing.Fact{refund(r, at, 1, 400, false)}}}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome"}, wantCreates: 1,
+		},
+		{
+			name: "dispute won",
 			phases: func(r *run, t0 time.Time) []phase {
 				at := t0.Add(20 * 24 * time.Hour)
 				return []phase{
 					{t0, purchase(r, t0, std)},
-					{at, []billing.Fact{r.fact(billing.Disputed, at, func(f *billing.Fact) { f.Key, f.Charge = "", "ch_"+r.id+"_1" })}},
-					{at.Add(deleteAfter + time.Hour), nil},
+					{at, []billing.Fact{dispute(r, at, billing.Disputed, false)}},
+					{at.Add(10 * 24 * time.Hour), []billing.Fact{dispute(r, at.Add(10*24*time.Hour), billing.DisputeClosed, true)}},
 				}
 			},
-			wantAccounts: 0, wantEmails: []string{"welcome", "canceled", "deleted"}, wantCreates: 1,
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "suspended", "resumed"}, wantCreates: pick(1, 2),
+		},
+		{
+			name: "dispute lost",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(20 * 24 * time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{dispute(r, at, billing.Disputed, false)}},
+					{at.Add(10 * 24 * time.Hour), []billing.Fact{dispute(r, at.Add(10*24*time.Hour), billing.DisputeClosed, false)}},
+				}
+			},
+			wantAccounts: pick(1, 0), wantEmails: []string{"welcome", "suspended"}, wantCreates: 1,
 		},
 		{
 			name: "plan change",

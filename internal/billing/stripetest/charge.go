@@ -87,7 +87,9 @@ type Dispute struct {
 	Amount        int64
 	Currency      string    // default "eur"
 	Created       time.Time // default now
-	Version       string    // API version; default DefaultVersion
+	// Status: default needs_response (open); won or lost once closed.
+	Status  string
+	Version string // API version; default DefaultVersion
 }
 
 // DisputeObject returns the dispute object d describes: newly opened, it
@@ -111,6 +113,9 @@ func DisputeObject(d Dispute) map[string]any {
 	o["amount"], o["currency"] = d.Amount, d.Currency
 	o["created"] = d.Created.Unix()
 	o["status"], o["is_charge_refundable"] = "needs_response", false
+	if d.Status != "" {
+		o["status"] = d.Status
+	}
 	child(o, "evidence_details")["due_by"] = d.Created.AddDate(0, 0, 14).Unix()
 	return o
 }
@@ -122,6 +127,25 @@ func DisputeCreated(eventID string, created time.Time, d Dispute) []byte {
 		d.Created = created
 	}
 	return VersionedEvent(d.Version, eventID, "charge.dispute.created", created, DisputeObject(d))
+}
+
+// DisputeClosed returns a charge.dispute.closed event: d.Status won or lost.
+func DisputeClosed(eventID string, created time.Time, d Dispute) []byte {
+	if d.Created.IsZero() {
+		d.Created = created
+	}
+	return VersionedEvent(d.Version, eventID, "charge.dispute.closed", created, DisputeObject(d))
+}
+
+// DisputeFundsReinstated returns a charge.dispute.funds_reinstated event.
+func DisputeFundsReinstated(eventID string, created time.Time, d Dispute) []byte {
+	if d.Created.IsZero() {
+		d.Created = created
+	}
+	if d.Status == "" {
+		d.Status = "won"
+	}
+	return VersionedEvent(d.Version, eventID, "charge.dispute.funds_reinstated", created, DisputeObject(d))
 }
 
 // Customer describes a customer.
