@@ -40,12 +40,13 @@ import (
 // each handle many messages at once, and expect exactly what the in-order
 // run gets: no order parked in review, no second account, one welcome email.
 
+// concurrentRuns is how many runs of each lifecycle, per provider,
+// TestLifecyclesConcurrent plays with every phase's facts delivered at once:
+// 50 in CI; VPNBILL_CONCURRENT_RUNS sets more for a longer soak.
+var concurrentRuns = soakCount("VPNBILL_CONCURRENT_RUNS", 50)
+
 const (
-	// concurrentRuns is how many runs of each lifecycle, per provider,
-	// TestLifecyclesConcurrent plays with every phase's facts delivered at
-	// once.
-	concurrentRuns = 80
-	// concurrentRunsAtOnce is how many of those runs play at the same time.
+	// concurrentRunsAtOnce is how many runs of a lifecycle play at the same time.
 	concurrentRunsAtOnce = 10
 	// handlersPerProcess is each worker process's concurrency.
 	handlersPerProcess = 8

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,8 +49,19 @@ import (
 const (
 	grace       = 72 * time.Hour
 	deleteAfter = 30 * 24 * time.Hour
-	orderings   = 200
 )
+
+// orderings is how many random orderings of each lifecycle are played:
+// 120 in CI; VPNBILL_ORDERINGS sets more for a longer soak.
+var orderings = soakCount("VPNBILL_ORDERINGS", 120)
+
+// soakCount is the count in environment variable name, or def.
+func soakCount(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
 
 var lifecyclePlans = []billing.Plan{
 	{ID: "std", Name: "Standard", Provider: "purevpn", PackageType: "STANDARD", PeriodDays: 30},
