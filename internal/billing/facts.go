@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -117,10 +118,10 @@ var errNoPlan = fmt.Errorf("%w: no plan", ErrUnknownPlan)
 // names no plan), and a price's lookup key (from API version basil on an
 // invoice line names its price by id only).
 type LineItems interface {
-	// SessionPrices returns the price ids and lookup keys of the session's
-	// line items.
-	SessionPrices(ctx context.Context, sessionID string) ([]string, error)
-	// PriceKeys returns the price's id and, if it has one, lookup key.
+	// SessionPrices returns, per line item of the session, its price's id,
+	// lookup key (if any) and product (if known).
+	SessionPrices(ctx context.Context, sessionID string) ([][]string, error)
+	// PriceKeys returns the price's id, lookup key (if it has one) and product.
 	PriceKeys(ctx context.Context, priceID string) ([]string, error)
 }
 
@@ -267,49 +268,71 @@ func (t *Translator) checkoutPlan(ctx context.Context, s *checkoutSession) (Plan
 	return t.planOf(prices)
 }
 
-// planOf returns the one plan the prices (ids or lookup keys) buy.
-func (t *Translator) planOf(prices []string) (Plan, error) {
+// planOf returns the one plan the items buy, each item the keys of one
+// price (its id, lookup key and product). An item no plan lists is
+// another product the shop sells if the catalog names it so, else an
+// unknown price. Without a plan: items that are all other products buy no
+// VPN service (ErrIgnored); an unknown one is an unknown plan (a VPN price
+// missing from the plans file is never taken for another product).
+func (t *Translator) planOf(items [][]string) (Plan, error) {
 	var found *Plan
-	for _, price := range prices {
-		if p, ok := t.Catalog.ByPrice(price); ok {
-			if found != nil && found.ID != p.ID {
-				return Plan{}, fmt.Errorf("%w: prices buy two plans, %s and %s", ErrUnknownPlan, found.ID, p.ID)
+	var unknown [][]string
+	for _, keys := range items {
+		var p *Plan
+		for _, k := range keys {
+			if plan, ok := t.Catalog.ByPrice(k); ok {
+				p = &plan
+				break
 			}
-			found = &p
+		}
+		switch {
+		case p == nil && !slices.ContainsFunc(keys, t.Catalog.Other):
+			unknown = append(unknown, keys)
+		case p == nil:
+		case found != nil && found.ID != p.ID:
+			return Plan{}, fmt.Errorf("%w: prices buy two plans, %s and %s", ErrUnknownPlan, found.ID, p.ID)
+		default:
+			found = p
 		}
 	}
-	if found == nil {
-		return Plan{}, fmt.Errorf("%w for prices %v", errNoPlan, prices)
+	switch {
+	case found != nil:
+		return *found, nil
+	case len(unknown) > 0 || len(items) == 0:
+		return Plan{}, fmt.Errorf("%w for prices %v", errNoPlan, unknown)
+	default:
+		return Plan{}, fmt.Errorf("%w: it buys only other products than VPN (%v)", ErrIgnored, items)
 	}
-	return *found, nil
 }
 
 // pricesPlan returns the one plan the prices buy. A price named by id
 // only (an invoice line from basil on) has no lookup key in the event:
 // when no plan lists the ids, the lookup keys are read from the Stripe API.
 func (t *Translator) pricesPlan(ctx context.Context, r reader, prices []price) (Plan, error) {
-	var keys, bare []string
+	items := make([][]string, 0, len(prices))
+	bare := false
 	for _, p := range prices {
-		keys = append(keys, p.keys()...)
-		if p.ID != "" && !p.Object {
-			bare = append(bare, p.ID)
-		}
+		items = append(items, p.keys())
+		bare = bare || (p.ID != "" && !p.Object)
 	}
-	plan, err := t.planOf(keys)
-	if !errors.Is(err, errNoPlan) || len(bare) == 0 {
+	plan, err := t.planOf(items)
+	if !errors.Is(err, errNoPlan) || !bare {
 		return plan, err
 	}
 	if t.LineItems == nil {
 		return Plan{}, fmt.Errorf("%w (api_version %s names an invoice line's price by id only: list the price id in the plans file, or set a Stripe API key to read its lookup key)", err, r.version)
 	}
-	for _, id := range bare {
-		more, err := t.LineItems.PriceKeys(ctx, id)
-		if err != nil {
-			return Plan{}, fmt.Errorf("read price %s: %w", id, err)
+	for i, p := range prices {
+		if p.ID == "" || p.Object {
+			continue
 		}
-		keys = append(keys, more...)
+		more, err := t.LineItems.PriceKeys(ctx, p.ID)
+		if err != nil {
+			return Plan{}, fmt.Errorf("read price %s: %w", p.ID, err)
+		}
+		items[i] = append(items[i], more...)
 	}
-	return t.planOf(keys)
+	return t.planOf(items)
 }
 
 func (t *Translator) invoice(ctx context.Context, r reader, f *Fact, obj json.RawMessage) error {
@@ -404,13 +427,13 @@ func (t *Translator) subscription(r reader, f *Fact, obj json.RawMessage) error 
 		return nil
 	}
 	f.Kind = SubscriptionState
-	var prices []string
+	var items [][]string
 	for _, it := range s.Items.Data {
 		if it != nil {
-			prices = append(prices, it.Price.keys()...)
+			items = append(items, it.Price.keys())
 		}
 	}
-	plan, err := t.planOf(prices)
+	plan, err := t.planOf(items)
 	if err != nil {
 		return err
 	}

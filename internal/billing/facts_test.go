@@ -48,11 +48,11 @@ func plan(t testing.TB, id string) Plan {
 	return p
 }
 
-// sessionPrices is a LineItems answering from a map of session id → prices;
-// it knows no price by id.
-type sessionPrices map[string][]string
+// sessionPrices is a LineItems answering from a map of session id → line
+// items (each its price's keys); it knows no price by id.
+type sessionPrices map[string][][]string
 
-func (s sessionPrices) SessionPrices(_ context.Context, sessionID string) ([]string, error) {
+func (s sessionPrices) SessionPrices(_ context.Context, sessionID string) ([][]string, error) {
 	p, ok := s[sessionID]
 	if !ok {
 		return nil, fmt.Errorf("no such checkout session: %s", sessionID)
@@ -69,7 +69,7 @@ var errStripeDown = errors.New("stripe API: 503 Service Unavailable")
 // failingLineItems is a LineItems whose Stripe API is down.
 type failingLineItems struct{}
 
-func (failingLineItems) SessionPrices(context.Context, string) ([]string, error) {
+func (failingLineItems) SessionPrices(context.Context, string) ([][]string, error) {
 	return nil, errStripeDown
 }
 
@@ -209,7 +209,7 @@ func TestTranslate(t *testing.T) {
 		{
 			name:      "checkout without plan, line items by lookup key",
 			payload:   stripetest.CheckoutCompleted("evt_1", created, noPlan),
-			lineItems: sessionPrices{"cs_once": {"price_1OPougJN5vQBdWEx6kfkXDIL", "std_monthly"}},
+			lineItems: sessionPrices{"cs_once": {{"price_1OPougJN5vQBdWEx6kfkXDIL", "std_monthly"}}},
 			want: Fact{
 				Kind: Purchase, Key: "cs_once", OneOff: true, CheckoutSession: "cs_once", PaymentIntent: "pi_" + anyID,
 				Customer: "cus_ada", Email: "ada@example.com", Plan: std, Amount: 4999, Currency: "usd",
@@ -219,7 +219,7 @@ func TestTranslate(t *testing.T) {
 		{
 			name:      "checkout without plan, line items of two plans",
 			payload:   stripetest.CheckoutCompleted("evt_1", created, noPlan),
-			lineItems: sessionPrices{"cs_once": {"price_std", "price_tunnel"}},
+			lineItems: sessionPrices{"cs_once": {{"price_std"}, {"price_tunnel"}}},
 			want: Fact{
 				Kind: Purchase, Key: "cs_once", OneOff: true, CheckoutSession: "cs_once", PaymentIntent: "pi_" + anyID,
 				Customer: "cus_ada", Email: "ada@example.com", Amount: 4999, Currency: "usd",
@@ -239,7 +239,7 @@ func TestTranslate(t *testing.T) {
 		{
 			name:      "checkout metadata names an unknown plan",
 			payload:   stripetest.CheckoutCompleted("evt_1", created, unknownPlan),
-			lineItems: sessionPrices{"cs_sub": {"price_std"}}, // metadata wins
+			lineItems: sessionPrices{"cs_sub": {{"price_std"}}}, // metadata wins
 			want: Fact{
 				Kind: Purchase, Key: "sub_1", Subscription: "sub_1", CheckoutSession: "cs_sub", Invoice: "in_" + anyID,
 				Customer: "cus_ada", Email: "ada@example.com", CustomerName: "Ada Lovelace", Amount: 999, Currency: "eur",

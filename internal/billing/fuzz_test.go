@@ -116,7 +116,7 @@ func FuzzTranslate(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	lineItems := sessionPrices{"cs_f": {"price_std"}, "cs_1": {"price_std", "price_tunnel"}}
+	lineItems := sessionPrices{"cs_f": {{"price_std"}}, "cs_1": {{"price_std"}, {"price_tunnel"}}}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		tr := &Translator{Catalog: catalog, LineItems: lineItems}
 		fact, err := tr.Translate(context.Background(), payload)

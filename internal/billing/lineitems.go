@@ -38,15 +38,16 @@ func NewStripeLineItems(apiKey, baseURL string) (*StripeLineItems, error) {
 	return &StripeLineItems{sessions: session.Client{B: backend, Key: apiKey}, prices: stripeprice.Client{B: backend, Key: apiKey}}, nil
 }
 
-// SessionPrices returns the price ids and lookup keys of the session's line items.
-func (s *StripeLineItems) SessionPrices(ctx context.Context, sessionID string) ([]string, error) {
+// SessionPrices returns, per line item of the session, its price's id,
+// lookup key and product.
+func (s *StripeLineItems) SessionPrices(ctx context.Context, sessionID string) ([][]string, error) {
 	params := &stripe.CheckoutSessionListLineItemsParams{Session: stripe.String(sessionID)}
 	params.Context = ctx
 	it := s.sessions.ListLineItems(params)
-	var prices []string
+	var prices [][]string
 	for it.Next() {
 		li := it.LineItem()
-		prices = append(prices, priceKeys(li.Price)...)
+		prices = append(prices, priceKeys(li.Price))
 	}
 	if err := it.Err(); err != nil {
 		return nil, stripeError("list line items of "+sessionID, err)
@@ -54,7 +55,7 @@ func (s *StripeLineItems) SessionPrices(ctx context.Context, sessionID string) (
 	return prices, nil
 }
 
-// PriceKeys returns the price's id and, if it has one, lookup key.
+// PriceKeys returns the price's id, lookup key (if it has one) and product.
 func (s *StripeLineItems) PriceKeys(ctx context.Context, priceID string) ([]string, error) {
 	params := &stripe.PriceParams{}
 	params.Context = ctx
@@ -75,7 +76,7 @@ func stripeError(what string, err error) error {
 	return fmt.Errorf("stripe: %s: %w", what, err)
 }
 
-// priceKeys are the id and lookup key of a price the API returned.
+// priceKeys are the id, lookup key and product of a price the API returned.
 func priceKeys(p *stripe.Price) []string {
 	if p == nil {
 		return nil
@@ -83,6 +84,9 @@ func priceKeys(p *stripe.Price) []string {
 	keys := []string{p.ID}
 	if p.LookupKey != "" {
 		keys = append(keys, p.LookupKey)
+	}
+	if p.Product != nil && p.Product.ID != "" {
+		keys = append(keys, p.Product.ID)
 	}
 	return keys
 }

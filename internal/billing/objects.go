@@ -29,7 +29,8 @@ func (r *ref) UnmarshalJSON(b []byte) error {
 type price struct {
 	ID        string
 	LookupKey string
-	Object    bool // the object, not only its id: LookupKey is known
+	Product   string // the product's id, where the event says
+	Object    bool   // the object, not only its id: LookupKey is known
 }
 
 func (p *price) UnmarshalJSON(b []byte) error {
@@ -40,18 +41,20 @@ func (p *price) UnmarshalJSON(b []byte) error {
 	}
 	var o struct {
 		LookupKey string `json:"lookup_key"`
+		Product   ref    `json:"product"`
 	}
 	if err := json.Unmarshal(obj, &o); err != nil {
 		return err
 	}
-	*p = price{ID: id, LookupKey: o.LookupKey, Object: true}
+	*p = price{ID: id, LookupKey: o.LookupKey, Product: string(o.Product), Object: true}
 	return nil
 }
 
-// keys are the price's id and lookup key, as the catalog knows prices.
+// keys are the price's id and lookup key, as the catalog knows prices,
+// and its product's id, as the catalog knows other products.
 func (p price) keys() []string {
 	var keys []string
-	for _, k := range []string{p.ID, p.LookupKey} {
+	for _, k := range []string{p.ID, p.LookupKey, p.Product} {
 		if k != "" {
 			keys = append(keys, k)
 		}
@@ -202,7 +205,8 @@ func (r reader) readInvoiceBasil(obj json.RawMessage, inv *invoice) error {
 			} `json:"parent"`
 			Pricing *struct {
 				PriceDetails *struct {
-					Price price `json:"price"`
+					Price   price `json:"price"`
+					Product ref   `json:"product"`
 				} `json:"price_details"`
 			} `json:"pricing"`
 			Period period `json:"period"`
@@ -234,6 +238,9 @@ func (r reader) readInvoiceBasil(obj json.RawMessage, inv *invoice) error {
 			priceField: fmt.Sprintf("lines.data[%d].pricing.price_details.price", i), period: l.Period}
 		if l.Pricing != nil && l.Pricing.PriceDetails != nil {
 			line.price = l.Pricing.PriceDetails.Price
+			if line.price.Product == "" {
+				line.price.Product = string(l.Pricing.PriceDetails.Product)
+			}
 		}
 		inv.lines = append(inv.lines, line)
 	}

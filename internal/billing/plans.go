@@ -38,11 +38,14 @@ const (
 	TrialWait      = "wait"
 )
 
-// Catalog maps plan ids and Stripe prices to plans.
+// Catalog maps plan ids and Stripe prices to plans, and knows the other
+// products the shop sells.
 type Catalog struct {
 	plans   []Plan
 	byID    map[string]*Plan
 	byPrice map[string]*Plan
+	// other: price ids, lookup keys and product ids that are not VPN.
+	other map[string]bool
 }
 
 var planID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -64,6 +67,10 @@ func LoadCatalog(path string) (*Catalog, error) {
 func ParseCatalog(data []byte) (*Catalog, error) {
 	var doc struct {
 		Plans []Plan `yaml:"plans"`
+		// OtherProducts and OtherPrices: what the shop sells besides VPN
+		// (product ids; price ids or lookup keys).
+		OtherProducts []string `yaml:"other_products"`
+		OtherPrices   []string `yaml:"other_prices"`
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -72,8 +79,39 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
-	return NewCatalog(doc.Plans)
+	c, err := NewCatalog(doc.Plans)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.setOther(doc.OtherProducts, doc.OtherPrices)
 }
+
+// setOther notes the products and prices the shop sells besides VPN. One
+// that a plan lists is an error: it cannot be both.
+func (c *Catalog) setOther(products, prices []string) error {
+	c.other = map[string]bool{}
+	var errs []error
+	for _, list := range []struct {
+		name string
+		keys []string
+	}{{"other_products", products}, {"other_prices", prices}} {
+		for _, k := range list.keys {
+			switch {
+			case k == "":
+				errs = append(errs, fmt.Errorf("%s: an empty entry", list.name))
+			case c.byPrice[k] != nil:
+				errs = append(errs, fmt.Errorf("%s: %q is a price of plan %s", list.name, k, c.byPrice[k].ID))
+			default:
+				c.other[k] = true
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Other reports whether key (a price id, lookup key or product id) is one
+// of the other products the shop sells: not VPN, no service to provide.
+func (c *Catalog) Other(key string) bool { return c.other[key] }
 
 // NewCatalog validates plans and indexes them.
 func NewCatalog(plans []Plan) (*Catalog, error) {
