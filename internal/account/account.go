@@ -224,7 +224,10 @@ func next(s State, caps providers.Capabilities, t Target) Action {
 		case !a.Exists:
 			return Create
 		case a.PlanID != s.Plan.ID && s.Plan.ID != "":
-			if caps.PackageNeedsNewAccount && s.Plan.Provider == a.Provider && !samePackage(a, s.Plan) {
+			switch {
+			case s.Plan.Provider != "" && a.Provider != "" && s.Plan.Provider != a.Provider:
+				return Create // an account at the new provider; the old one is retired
+			case caps.PackageNeedsNewAccount && !samePackage(a, s.Plan):
 				return Create // a new account of the new package; the old one is retired
 			}
 			return PlanChanged

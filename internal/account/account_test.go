@@ -74,6 +74,10 @@ func TestDecide(t *testing.T) {
 		{"new package: a new account", active(func(s *account.State) { s.Plan = sstp }), pureCaps, t0, account.TargetEnabled, account.Create, "", time.Time{}},
 		{"new period: a new account", active(func(s *account.State) { s.Plan = std90 }), pureCaps, t0, account.TargetEnabled, account.Create, "", time.Time{}},
 		{"same package under another plan id: recorded only", active(func(s *account.State) { s.Plan = alias }), pureCaps, t0, account.TargetEnabled, account.PlanChanged, "", time.Time{}},
+		{"another provider: a new account there", active(func(s *account.State) { s.Plan = account.Plan{ID: "tun", Provider: "vpnki"} }), pureCaps, t0, account.TargetEnabled, account.Create, "", time.Time{}},
+		{"from a provider without expiry to another provider: a new account there", active(func(s *account.State) {
+			s.Account = made(account.Plan{ID: "tun", Provider: "vpnki"}, day(30))
+		}), tunnelCaps, t0, account.TargetEnabled, account.Create, "", day(30).Add(pol.Grace)},
 		{"new package, provider keeps one account for any: recorded only", active(func(s *account.State) { s.Plan = sstp }), tunnelCaps, t0, account.TargetEnabled, account.PlanChanged, "", day(30).Add(pol.Grace)},
 		{"account made before plans were recorded: same", active(func(s *account.State) { s.Plan, s.Account.PlanID = sstp, "" }), pureCaps, t0, account.TargetEnabled, account.PlanChanged, "", time.Time{}},
 

@@ -181,12 +181,14 @@ func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileRe
 	for _, r := range recs {
 		o.recordDrift(r, now, opts, add)
 		name := providerOf(r.Record)
+		for _, old := range r.Actual.Retired { // to delete, at their own provider
+			if old.Provider == string(providers.VPNKI) || (old.Provider == "" && name == string(providers.VPNKI)) {
+				known[old.Username] = true
+			}
+		}
 		if name == string(providers.VPNKI) {
 			if r.Actual.Username != "" {
 				known[r.Actual.Username] = true
-			}
-			for _, u := range r.Actual.Retired {
-				known[u] = true
 			}
 			for _, st := range []*provisioning.Step{r.Adopt, r.Step} {
 				if st != nil && (st == r.Adopt || st.Name == "create") && (pendingSince.IsZero() || st.Started.Before(pendingSince)) {

@@ -17,6 +17,9 @@ func DecodeRecord(data []byte) (*Record, error) {
 	switch r.Format {
 	case FormatVersion:
 		return &r, nil
+	case 2: // retired accounts were bare usernames: RetiredAccount reads them
+		r.Format = FormatVersion
+		return &r, nil
 	case 0: // format 1 carried no version
 		if err := migrateFormat1(data, &r); err != nil {
 			return nil, fmt.Errorf("format 1: %w", err)

@@ -81,3 +81,23 @@ func TestRecordOfNewerFormatIsRefused(t *testing.T) {
 		t.Fatal("a record of format 99 was read")
 	}
 }
+
+// Format 2 kept a retired account as a bare username, at the record's
+// provider; format 3 names the provider. Both read.
+func TestRetiredAccountsOfFormat2(t *testing.T) {
+	t.Parallel()
+	r, err := DecodeRecord([]byte(`{"format": 2, "key": "sub_1", "actual": {"provider": "purevpn", "retired": ["pvr100001"]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Format != FormatVersion || len(r.Actual.Retired) != 1 || r.Actual.Retired[0] != (RetiredAccount{Username: "pvr100001"}) {
+		t.Errorf("format %d, retired %+v; want format %d and pvr100001 at the record's provider", r.Format, r.Actual.Retired, FormatVersion)
+	}
+	r, err = DecodeRecord([]byte(`{"format": 3, "key": "sub_1", "actual": {"provider": "vpnki", "retired": [{"provider": "purevpn", "username": "pvr100001"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Actual.Retired) != 1 || r.Actual.Retired[0] != (RetiredAccount{Provider: "purevpn", Username: "pvr100001"}) {
+		t.Errorf("retired %+v", r.Actual.Retired)
+	}
+}

@@ -370,6 +370,12 @@ func (s *pass) call(ctx context.Context, r *Record, name string, want func(*Reco
 	if err != nil {
 		return r, err
 	}
+	return s.callAt(ctx, r, p, name, want, do)
+}
+
+// callAt is call at provider p.
+func (s *pass) callAt(ctx context.Context, r *Record, p Provider, name string, want func(*Record) bool,
+	do func(ctx context.Context, p Provider, r *Record) (func(*Record), error)) (*Record, error) {
 	r, st, err := s.intent(ctx, r.Key, name, want)
 	if err != nil {
 		return r, err
@@ -414,7 +420,7 @@ func (s *pass) create(ctx context.Context, r *Record) (*Record, error) {
 	return s.result(ctx, r.Key, st, func(r *Record) {
 		old := r.Actual
 		if old.Exists {
-			r.Actual.Retired = append(r.Actual.Retired, old.Username)
+			r.Actual.Retired = append(r.Actual.Retired, RetiredAccount{Provider: old.Provider, Username: old.Username})
 		}
 		r.Actual = Actual{
 			Provider: plan.Provider, Username: creds.Username, Login: creds.Login, Server: creds.Server,
@@ -624,17 +630,26 @@ func (s *pass) renew(ctx context.Context, r *Record) (*Record, error) {
 }
 
 // retire deletes an account replaced by a plan change.
+// retire deletes an account replaced by a plan change, at its own provider.
 func (s *pass) retire(ctx context.Context, r *Record) (*Record, error) {
 	old := r.Actual.Retired[0]
-	return s.call(ctx, r, stepRetire, func(r *Record) bool { return slices.Contains(r.Actual.Retired, old) },
+	if old.Provider == "" {
+		old.Provider = r.Actual.Provider
+	}
+	p, ok := s.providers[providers.Name(old.Provider)]
+	if !ok {
+		return r, fmt.Errorf("%w: %q (retiring %s)", ErrNoProvider, old.Provider, old.Username)
+	}
+	same := func(a RetiredAccount) bool { return a.Username == old.Username }
+	return s.callAt(ctx, r, p, stepRetire, func(r *Record) bool { return slices.ContainsFunc(r.Actual.Retired, same) },
 		func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
-			if err := p.Delete(ctx, old); err != nil {
+			if err := p.Delete(ctx, old.Username); err != nil {
 				return nil, err
 			}
 			return func(r *Record) {
-				r.Actual.Retired = slices.DeleteFunc(r.Actual.Retired, func(u string) bool { return u == old })
-				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%s", events.AuditDeleted, r.Key, old), Kind: events.AuditDeleted,
-					Username: old, Reason: "replaced by a plan change"})
+				r.Actual.Retired = slices.DeleteFunc(r.Actual.Retired, same)
+				r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%s", events.AuditDeleted, r.Key, old.Username), Kind: events.AuditDeleted,
+					Provider: old.Provider, Username: old.Username, Reason: "replaced by a plan change"})
 			}, nil
 		})
 }

@@ -1,6 +1,7 @@
 package provisioning
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -74,7 +75,9 @@ type Record struct {
 //     plan stored with Go's field names ("ID", "PackageType", …).
 //   - 2: every field has an explicit snake_case tag; the plan is a
 //     PlanSnapshot.
-const FormatVersion = 2
+//   - 3: a retired account names its provider ({"provider", "username"},
+//     not a bare username).
+const FormatVersion = 3
 
 // PlanSnapshot is the plan a record was sold, as stored in the record: its
 // own type with explicit tags, so that the plans file's configuration
@@ -138,6 +141,25 @@ type Desired struct {
 	Checkout     string    `json:"checkout_session,omitempty"`
 	OneOff       bool      `json:"one_off,omitempty"`
 	Livemode     bool      `json:"livemode,omitempty"`
+}
+
+// RetiredAccount is an account replaced by a plan change, still to delete.
+type RetiredAccount struct {
+	Provider string `json:"provider,omitempty"` // "": the record's provider (format 2 kept only usernames)
+	Username string `json:"username"`
+}
+
+// UnmarshalJSON reads a retired account of format 3, or of format 2 (a
+// bare username, at the record's provider: format 2 retired accounts only
+// on plan changes within a provider).
+func (a *RetiredAccount) UnmarshalJSON(b []byte) error {
+	var username string
+	if json.Unmarshal(b, &username) == nil {
+		*a = RetiredAccount{Username: username}
+		return nil
+	}
+	type plain RetiredAccount
+	return json.Unmarshal(b, (*plain)(a))
 }
 
 // Payment is one payment of a record: an invoice of its subscription, or
@@ -251,8 +273,9 @@ type Actual struct {
 	ResetPending bool `json:"reset_pending,omitempty"`
 	// Suspensions counts the times the account was suspended for non-payment.
 	Suspensions int `json:"suspensions,omitempty"`
-	// Retired: accounts replaced by a plan change, to delete.
-	Retired []string `json:"retired,omitempty"`
+	// Retired: accounts replaced by a plan change, to delete, each at its
+	// own provider (a plan change may move to another provider).
+	Retired []RetiredAccount `json:"retired,omitempty"`
 }
 
 // PendingEmail is an email owed to the customer.
