@@ -5,11 +5,11 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vpnbill/vpnbill/internal/billing"
+	"github.com/vpnbill/vpnbill/internal/harness"
 )
 
 // The README's first command must work: the sample checkout ends in an
@@ -28,31 +28,13 @@ func TestDemoOnceCompletesTheSample(t *testing.T) {
 	}
 }
 
-// syncBuffer is an io.Writer the test can read while the demo writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // The demo, serving, prints a `stripe listen` command the real Stripe CLI
 // accepts: only flags the CLI has, every event type vpnbill handles (and no
 // other) as one comma-separated --events, forwarded to the demo's webhook.
 func TestDemoPrintsAStripeListenCommandTheCLIAccepts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out := &syncBuffer{}
+	out := &harness.Buffer{} // read while the demo writes
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, out) }()
 	for !strings.Contains(out.String(), "Emails are kept in") {

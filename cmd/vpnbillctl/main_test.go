@@ -8,9 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,8 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn/purevpnsim"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
@@ -69,39 +66,16 @@ type bundle struct {
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	b := &bundle{}
-	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Stop)
-	nc, js, err := ns.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	b.js = js
-	if b.topo, err = events.Setup(context.Background(), js, events.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	b.pure = purevpnsim.New(purevpnsim.Options{User: pureAPIUser, Password: pureAPIPassword})
-	ps := httptest.NewServer(b.pure)
-	t.Cleanup(ps.Close)
-	b.tunnels = vpnkisim.New(vpnkisim.Options{Key: vpnkiKey, Address: "vpn.example.net"})
-	vs := httptest.NewServer(b.tunnels)
-	t.Cleanup(vs.Close)
-	b.vpnkiURL = vs.URL + "/index.php"
-	b.mail = mailcatcher.New(mailcatcher.Options{Logger: zaptest.NewLogger(t)})
-	if err := b.mail.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.mail.Close() })
-	plans := filepath.Join(t.TempDir(), "plans.yaml")
-	if err := os.WriteFile(plans, []byte(plansYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	w := harness.NewWorld(t, harness.WorldOptions{
+		PureVPN: purevpnsim.Options{User: pureAPIUser, Password: pureAPIPassword},
+		VPNKI:   vpnkisim.Options{Key: vpnkiKey, Address: "vpn.example.net"},
+		Mail:    mailcatcher.Options{Logger: zaptest.NewLogger(t)},
+	})
+	b.js, b.topo, b.pure, b.tunnels, b.vpnkiURL, b.mail = w.JS, w.Topology, w.PureVPN, w.VPNKI, w.VPNKIURL, w.Mail
+	_, plans := harness.Plans(t, plansYAML)
 	b.environ = []string{
-		"NATS_URL=" + ns.ClientURL(), "LOG_LEVEL=debug", "PLANS_FILE=" + plans,
-		"PUREVPN_API_URL=" + ps.URL, "PUREVPN_API_USER=" + pureAPIUser, "PUREVPN_API_PASSWORD=" + pureAPIPassword,
+		"NATS_URL=" + w.NATS.ClientURL(), "LOG_LEVEL=debug", "PLANS_FILE=" + plans,
+		"PUREVPN_API_URL=" + w.PureVPNURL, "PUREVPN_API_USER=" + pureAPIUser, "PUREVPN_API_PASSWORD=" + pureAPIPassword,
 		"VPNKI_API_URL=" + b.vpnkiURL, "VPNKI_API_KEY=" + vpnkiKey,
 		"SMTP_URL=" + b.mail.URL(), "MAIL_FROM=VPN Shop <support@vpnshop.test>", "CREDENTIALS_KEY=" + credentialsKey,
 	}

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,8 +12,8 @@ import (
 
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/billing/stripetest"
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn/purevpnsim"
 )
@@ -35,31 +32,14 @@ plans:
 // environment, with GRACE_PERIOD=0s: zero is a valid choice, not "unset",
 // so the account is suspended as soon as Stripe says past_due.
 func TestZeroGraceFromEnvironment(t *testing.T) {
-	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Stop)
-	nc, js, err := ns.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	sim := purevpnsim.New(purevpnsim.Options{User: "reseller", Password: "api-pass"})
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(simSrv.Close)
-	mail := mailcatcher.New(mailcatcher.Options{})
-	if err := mail.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mail.Close() })
-	plans := filepath.Join(t.TempDir(), "plans.yaml")
-	if err := os.WriteFile(plans, []byte(plansYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ns := harness.NATS(t)
+	_, js := harness.Connect(t, ns, "test")
+	sim, simURL := harness.PureVPN(t, purevpnsim.Options{User: "reseller", Password: "api-pass"})
+	mail := harness.Mail(t, mailcatcher.Options{})
+	_, plans := harness.Plans(t, plansYAML)
 	for k, v := range map[string]string{
 		"NATS_URL": ns.ClientURL(), "PLANS_FILE": plans,
-		"PUREVPN_API_URL": simSrv.URL, "PUREVPN_API_USER": "reseller", "PUREVPN_API_PASSWORD": "api-pass",
+		"PUREVPN_API_URL": simURL, "PUREVPN_API_USER": "reseller", "PUREVPN_API_PASSWORD": "api-pass",
 		"SMTP_URL": mail.URL(), "MAIL_FROM": "shop@example.com",
 		"CREDENTIALS_KEY": base64.StdEncoding.EncodeToString(make([]byte, 32)),
 		"GRACE_PERIOD":    "0s", "METRICS_ADDR": "127.0.0.1:0", "LOG_LEVEL": "error",

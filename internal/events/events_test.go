@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 )
 
 // guard bounds every wait, only so that a broken test fails instead of hanging.
@@ -22,47 +21,29 @@ const guard = 20 * time.Second
 // testBundle is what setup gives a test: a running embedded JetStream
 // server, a client connection to it and the declared topology.
 type testBundle struct {
-	srv  *embednats.Server
+	srv  *harness.NATSServer // stopping it early is allowed
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	topo *events.Topology
 	cfg  events.Config
-
-	stopOnce sync.Once
 }
-
-// stopServer shuts the server down; safe to call more than once.
-func (b *testBundle) stopServer() { b.stopOnce.Do(b.srv.Stop) }
 
 // setup starts a server in t.TempDir, connects to it and runs events.Setup
 // with cfg. Everything is closed at the end of the test.
 func setup(t *testing.T, cfg events.Config) *testBundle {
 	t.Helper()
 	b := startServer(t)
-	topo, err := events.Setup(testContext(t), b.js, cfg)
-	if err != nil {
-		t.Fatalf("Setup: %v", err)
-	}
-	b.topo, b.cfg = topo, topo.Config
+	b.topo = harness.Topology(t, b.js, cfg)
+	b.cfg = b.topo.Config
 	return b
 }
 
 // startServer starts a server and connects to it, declaring nothing.
 func startServer(t *testing.T) *testBundle {
 	t.Helper()
-	srv, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatalf("start server: %v", err)
-	}
-	b := &testBundle{srv: srv}
-	t.Cleanup(b.stopServer)
-	nc, js, err := srv.Connect(t.Name())
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(nc.Close) // runs before the server stops
-	b.nc, b.js = nc, js
-	return b
+	srv := harness.NATS(t)
+	nc, js := harness.Connect(t, srv, t.Name()) // closed before the server stops
+	return &testBundle{srv: srv, nc: nc, js: js}
 }
 
 // testContext is canceled at the end of the test or after guard.
@@ -343,7 +324,7 @@ func TestPublishRejectsEmptyID(t *testing.T) {
 func TestPublishServerDownIsNotStored(t *testing.T) {
 	t.Parallel()
 	b := setup(t, events.Config{})
-	b.stopServer()
+	b.srv.Stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()

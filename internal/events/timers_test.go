@@ -13,25 +13,13 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 )
 
 // The timer tests drive scanners with a clock they move themselves, over
 // index entries scheduled far enough ahead of the real clock (an hour) that
 // ScheduleTimer indexes them without its near-entry check; the real
 // clock's cases (near entries, due work published at once) say so.
-
-// clock is a scanner's clock, moved by the test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 // fired records what a scanner stored: every due timer, by key, with its time.
 type fired struct {
@@ -67,13 +55,13 @@ func (f *fired) of(key string) []time.Time {
 }
 
 // scanner returns a scanner of b's stream with clock c, recording into f.
-func (b *testBundle) scanner(t *testing.T, c *clock, f *fired) *events.TimerScanner {
+func (b *testBundle) scanner(t *testing.T, c *harness.Clock, f *fired) *events.TimerScanner {
 	t.Helper()
 	return events.NewTimerScanner(b.js, events.TimerScannerConfig{Now: c.Now, Observe: f.observe, Logger: zaptest.NewLogger(t)})
 }
 
 // walk moves c from from to to one step at a time, ticking s at each.
-func walk(t *testing.T, ctx context.Context, s *events.TimerScanner, c *clock, from, to time.Time, step time.Duration) {
+func walk(t *testing.T, ctx context.Context, s *events.TimerScanner, c *harness.Clock, from, to time.Time, step time.Duration) {
 	t.Helper()
 	for now := from; !now.After(to); now = now.Add(step) {
 		c.Set(now)
@@ -118,7 +106,7 @@ func TestTimerFiresAtItsTimeNotBefore(t *testing.T) {
 	for k, at := range ats {
 		schedule(t, ctx, b.js, k, at)
 	}
-	c := &clock{t: base.Add(-30 * time.Second)}
+	c := harness.NewClock(base.Add(-30 * time.Second))
 	f := &fired{}
 	s := b.scanner(t, c, f)
 	walk(t, ctx, s, c, base.Add(-30*time.Second), base.Add(-time.Millisecond), 500*time.Millisecond)
@@ -192,7 +180,7 @@ func TestTimerStaleAndDuplicateEntries(t *testing.T) {
 	schedule(t, ctx, b.js, "sub_twice", base.Add(20*time.Second))
 	schedule(t, ctx, b.js, "sub_sub", base.Add(20*time.Second+300*time.Millisecond)) // kept to the second: rounded up
 
-	c := &clock{}
+	c := harness.NewClock(time.Time{})
 	f := &fired{}
 	s := b.scanner(t, c, f)
 	// Ticks of a quarter second: each second is listed several times (overlap).
@@ -224,7 +212,7 @@ func TestTimerStoredWhileItsMinuteClosesIsNotLost(t *testing.T) {
 	b := setup(t, events.Config{})
 	ctx := testContext(t)
 	start := time.Now()
-	c := &clock{t: start.Add(2 * time.Minute)}
+	c := harness.NewClock(start.Add(2 * time.Minute))
 	f := &fired{}
 	s := b.scanner(t, c, f)
 
@@ -298,14 +286,10 @@ func TestTwoScannersFireEachTimerOnce(t *testing.T) {
 		schedule(t, ctx, b.js, fmt.Sprintf("sub_%03d", i), base.Add(time.Duration(i)*400*time.Millisecond))
 	}
 	f := &fired{}
-	c := &clock{t: base.Add(-time.Second)}
+	c := harness.NewClock(base.Add(-time.Second))
 	var scanners []*events.TimerScanner
 	for i := range 2 {
-		nc, js, err := b.srv.Connect(fmt.Sprintf("worker-%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
+		_, js := harness.Connect(t, b.srv, fmt.Sprintf("worker-%d", i))
 		scanners = append(scanners, events.NewTimerScanner(js, events.TimerScannerConfig{Now: c.Now, Observe: f.observe}))
 	}
 	for now := base.Add(-time.Second); now.Before(base.Add(3 * time.Minute)); now = now.Add(500 * time.Millisecond) {
@@ -341,7 +325,7 @@ func TestTimerScannerRestartResumesFromCursor(t *testing.T) {
 	for i := range 10 { // one a minute, from base
 		schedule(t, ctx, b.js, fmt.Sprintf("sub_%d", i), base.Add(time.Duration(i)*time.Minute+7*time.Second))
 	}
-	c := &clock{}
+	c := harness.NewClock(time.Time{})
 	before := &fired{}
 	walk(t, ctx, b.scanner(t, c, before), c, base, base.Add(2*time.Minute+30*time.Second), time.Second)
 	if n := before.count(); n != 3 {
@@ -402,7 +386,7 @@ func TestTimerMinuteWithTenThousandEntries(t *testing.T) {
 	t.Logf("scheduled %d timers in one minute in %s", n, time.Since(start).Round(time.Millisecond))
 
 	f := &fired{}
-	c := &clock{}
+	c := harness.NewClock(time.Time{})
 	s := b.scanner(t, c, f)
 	walk(t, ctx, s, c, base.Add(-2*time.Second), base.Add(47*time.Second), time.Second)
 	if got := f.count(); got != n {
@@ -501,7 +485,7 @@ func TestTimerCursorLostIsRebuiltFromTheIndex(t *testing.T) {
 	if err := b.topo.Timers.Purge(ctx, jetstream.WithPurgeSubject("timer.cursor")); err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: base.Add(2 * time.Minute)}
+	c := harness.NewClock(base.Add(2 * time.Minute))
 	f := &fired{}
 	s := b.scanner(t, c, f)
 	walk(t, ctx, s, c, base.Add(2*time.Minute), base.Add(2*time.Minute+5*time.Second), time.Second)

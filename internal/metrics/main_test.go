@@ -2,22 +2,20 @@ package metrics_test
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/metrics"
 )
 
@@ -30,7 +28,7 @@ func TestMain(m *testing.M) {
 // bundle is a registry and a real JetStream with vpnbill's topology.
 type bundle struct {
 	reg  *prometheus.Registry
-	ns   *embednats.Server
+	ns   *harness.NATSServer
 	nc   *nats.Conn
 	js   jetstream.JetStream
 	topo *events.Topology
@@ -39,21 +37,9 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	b := &bundle{reg: metrics.NewRegistry()}
-	var err error
-	if b.ns, err = embednats.Start(embednats.Options{StoreDir: t.TempDir()}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.ns.Stop)
-	if b.nc, b.js, err = b.ns.Connect("metrics-test"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.nc.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if b.topo, err = events.Setup(ctx, b.js, events.Config{}); err != nil {
-		t.Fatal(err)
-	}
+	b := &bundle{reg: metrics.NewRegistry(), ns: harness.NATS(t)}
+	b.nc, b.js = harness.Connect(t, b.ns, "metrics-test")
+	b.topo = harness.Topology(t, b.js, events.Config{})
 	b.srv = httptest.NewServer(metrics.Endpoints(b.reg, nil))
 	t.Cleanup(b.srv.Close)
 	return b

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/ingest"
 	"github.com/vpnbill/vpnbill/internal/metrics"
 	"github.com/vpnbill/vpnbill/internal/notify"
@@ -82,25 +82,22 @@ func setupWorld(t *testing.T) *world {
 		t.Fatal("no message fetched")
 	}
 
-	x.pureSim = purevpnsim.New(purevpnsim.Options{User: pureUser, Password: purePassword})
-	ps := httptest.NewServer(x.pureSim)
-	t.Cleanup(ps.Close)
-	if x.pure, err = purevpn.New(purevpn.Config{URL: ps.URL, User: pureUser, Password: purePassword,
+	var pureURL, vpnkiURL string
+	x.pureSim, pureURL = harness.PureVPN(t, purevpnsim.Options{User: pureUser, Password: purePassword})
+	if x.pure, err = purevpn.New(purevpn.Config{URL: pureURL, User: pureUser, Password: purePassword,
 		Observe: w.Provider(providers.PureVPN, nil)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(x.pure.CloseIdleConnections)
 
-	x.vpnkiSim = vpnkisim.New(vpnkisim.Options{Key: vpnkiKey})
-	vs := httptest.NewServer(x.vpnkiSim)
-	t.Cleanup(vs.Close)
-	if x.vpnki, err = vpnki.New(vpnki.Config{URL: vs.URL + "/index.php", Key: vpnkiKey,
+	x.vpnkiSim, vpnkiURL = harness.VPNKI(t, vpnkisim.Options{Key: vpnkiKey})
+	if x.vpnki, err = vpnki.New(vpnki.Config{URL: vpnkiURL, Key: vpnkiKey,
 		Observe: w.Provider(providers.VPNKI, nil)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(x.vpnki.CloseIdleConnections)
 
-	x.catcher = mailcatcher.New(mailcatcher.Options{
+	x.catcher = harness.Mail(t, mailcatcher.Options{
 		Username: smtpUser, Password: smtpPassword,
 		RejectRcpt: func(addr string) *smtp.SMTPError {
 			switch {
@@ -112,10 +109,6 @@ func setupWorld(t *testing.T) *world {
 			return nil
 		},
 	})
-	if err := x.catcher.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = x.catcher.Close() })
 	smtpURL := "smtp://" + smtpUser + ":" + smtpPassword + "@" + x.catcher.Addr()
 	mailer, err := notify.New(notify.Config{URL: smtpURL, From: "VPN Shop <shop@example.com>", Timeout: 5 * time.Second}, nil)
 	if err != nil {

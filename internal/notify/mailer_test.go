@@ -41,15 +41,7 @@ type bundle struct {
 func setup(t *testing.T, opts mailcatcher.Options, url string, tune func(*Config)) (*Mailer, bundle) {
 	t.Helper()
 	opts.Logger = zaptest.NewLogger(t)
-	c := mailcatcher.New(opts)
-	if err := c.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("catcher: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("catcher Close: %v", err)
-		}
-	})
+	c := harness.Mail(t, opts)
 	if url == "" {
 		url = c.URL()
 	} else {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +15,8 @@ import (
 
 	"github.com/vpnbill/vpnbill/internal/account"
 	"github.com/vpnbill/vpnbill/internal/billing"
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 	"github.com/vpnbill/vpnbill/internal/providers"
@@ -60,45 +59,28 @@ type reconcileBundle struct {
 func setupReconcile(t *testing.T) *reconcileBundle {
 	t.Helper()
 	b := &reconcileBundle{}
-	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
+	w := harness.NewWorld(t, harness.WorldOptions{
+		// Every revision of a record kept: tests read its intents and results.
+		Events:  events.Config{AccountsHistory: 64},
+		PureVPN: purevpnsim.Options{User: simUser, Password: simPassword},
+		VPNKI:   vpnkisim.Options{Key: simKey, Address: "vpn.example.net"},
+		Mail:    mailcatcher.Options{Logger: zaptest.NewLogger(t)},
+	})
+	b.js, b.topo, b.pure, b.tunnels, b.mail = w.JS, w.Topology, w.PureVPN, w.VPNKI, w.Mail
+	var err error
+	if b.pureAPI, err = purevpn.New(purevpn.Config{URL: w.PureVPNURL, User: simUser, Password: simPassword}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(ns.Stop)
-	nc, js, err := ns.Connect("test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	b.js = js
-	// Every revision of a record kept: tests read its intents and results.
-	if b.topo, err = events.Setup(context.Background(), js, events.Config{AccountsHistory: 64}); err != nil {
-		t.Fatal(err)
-	}
-	b.pure = purevpnsim.New(purevpnsim.Options{User: simUser, Password: simPassword})
-	ps := httptest.NewServer(b.pure)
-	t.Cleanup(ps.Close)
-	b.tunnels = vpnkisim.New(vpnkisim.Options{Key: simKey, Address: "vpn.example.net"})
-	vs := httptest.NewServer(b.tunnels)
-	t.Cleanup(vs.Close)
-	if b.pureAPI, err = purevpn.New(purevpn.Config{URL: ps.URL, User: simUser, Password: simPassword}); err != nil {
-		t.Fatal(err)
-	}
-	if b.vpnkiAPI, err = vpnki.New(vpnki.Config{URL: vs.URL + "/index.php", Key: simKey}); err != nil {
+	if b.vpnkiAPI, err = vpnki.New(vpnki.Config{URL: w.VPNKIURL, Key: simKey}); err != nil {
 		t.Fatal(err)
 	}
 	b.providers = map[providers.Name]provisioning.Provider{
 		providers.PureVPN: worker.PureVPN{Client: b.pureAPI},
 		providers.VPNKI:   worker.VPNKI{Client: b.vpnkiAPI},
 	}
-	b.mail = mailcatcher.New(mailcatcher.Options{Logger: zaptest.NewLogger(t)})
-	if err := b.mail.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.mail.Close() })
 	b.svc = b.service(t, "vpnbillctl-test", b.providers)
 	// An hour ahead: records written now have not been written for an hour.
-	b.ops = &Ops{JS: js, Now: func() time.Time { return time.Now().Add(time.Hour) }}
+	b.ops = &Ops{JS: w.JS, Now: func() time.Time { return time.Now().Add(time.Hour) }}
 	return b
 }
 
@@ -495,9 +477,7 @@ func TestReconcileCleanAndUnreachable(t *testing.T) {
 
 	// A PureVPN that cannot be reached: its account is status_unknown,
 	// with the class, and VPNKI is still checked.
-	gone := httptest.NewServer(b.pure)
-	gone.Close()
-	down, err := purevpn.New(purevpn.Config{URL: gone.URL, User: simUser, Password: simPassword, RetryFor: new(200 * time.Millisecond)})
+	down, err := purevpn.New(purevpn.Config{URL: "http://" + harness.RefusedAddr(t), User: simUser, Password: simPassword, RetryFor: new(200 * time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}

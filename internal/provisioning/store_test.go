@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 )
 
 // On a replicated (R3) bucket the server reports a compare-and-swap
@@ -16,22 +16,10 @@ import (
 // land and none fails.
 func TestUpdateRetriesConflictsOnReplicatedBucket(t *testing.T) {
 	t.Parallel()
-	c, err := embednats.StartCluster(3, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Stop)
-	nc, js, err := c.Connect("store-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	_, js := harness.Connect(t, harness.Cluster(t, 3), "store-test")
+	topo := harness.Topology(t, js, events.Config{Replicas: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	topo, err := events.Setup(ctx, js, events.Config{Replicas: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
 	store := NewStore(topo.Accounts)
 	const writers, writes = 4, 10
 	var wg sync.WaitGroup

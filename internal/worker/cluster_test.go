@@ -3,7 +3,6 @@ package worker_test
 import (
 	"bytes"
 	"context"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -11,8 +10,8 @@ import (
 
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/billing/stripetest"
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
@@ -25,22 +24,11 @@ import (
 // are provisioned, and still are after one server is lost.
 func TestThreeNodeClusterSurvivesLosingAServer(t *testing.T) {
 	t.Parallel()
-	cluster, err := embednats.StartCluster(3, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cluster.Stop)
-	nc, js, err := cluster.Connect("cluster-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	cluster := harness.Cluster(t, 3)
+	_, js := harness.Connect(t, cluster, "cluster-test")
 	cfg := events.Config{Replicas: 3}
+	topo := harness.Topology(t, js, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	topo, err := events.Setup(ctx, js, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	info, err := topo.Stripe.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -49,28 +37,15 @@ func TestThreeNodeClusterSurvivesLosingAServer(t *testing.T) {
 		t.Fatalf("stream STRIPE is not R3 across the cluster: %+v", info.Cluster)
 	}
 
-	sim := purevpnsim.New(purevpnsim.Options{User: "u", Password: "p"})
-	ss := httptest.NewServer(sim)
-	t.Cleanup(ss.Close)
-	mail := mailcatcher.New(mailcatcher.Options{})
-	if err := mail.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mail.Close() })
-	plans, err := billing.ParseCatalog([]byte("plans:\n  - id: std\n    provider: purevpn\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wnc, wjs, err := cluster.Connect("cluster-worker")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(wnc.Close)
+	sim, simURL := harness.PureVPN(t, purevpnsim.Options{User: "u", Password: "p"})
+	mail := harness.Mail(t, mailcatcher.Options{})
+	plans, _ := harness.Plans(t, "plans:\n  - id: std\n    provider: purevpn\n")
+	_, wjs := harness.Connect(t, cluster, "cluster-worker")
 	done := make(chan error, 1)
 	go func() {
 		done <- worker.Run(ctx, wjs, worker.Config{
 			Events: cfg, Plans: plans,
-			PureVPN:        purevpn.Config{URL: ss.URL, User: "u", Password: "p"},
+			PureVPN:        purevpn.Config{URL: simURL, User: "u", Password: "p"},
 			Mail:           notify.Config{URL: mail.URL(), From: "shop@example.com"},
 			CredentialsKey: bytes.Repeat([]byte{3}, 32),
 		}, zap.NewNop())
@@ -91,7 +66,12 @@ func TestThreeNodeClusterSurvivesLosingAServer(t *testing.T) {
 		pctx, pcancel := context.WithTimeout(context.Background(), 45*time.Second)
 		defer pcancel()
 		for {
-			if _, err := events.Publish(pctx, js, subject, evID, payload, nil); err == nil {
+			// Each attempt bounded on its own: a request lost while the
+			// client moves to another server must not use up the budget.
+			actx, acancel := context.WithTimeout(pctx, 5*time.Second)
+			_, err := events.Publish(actx, js, subject, evID, payload, nil)
+			acancel()
+			if err == nil {
 				return
 			} else if pctx.Err() != nil {
 				t.Fatalf("publish: %v", err)

@@ -1,7 +1,6 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,18 +18,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/billing/stripetest"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/ingest"
-	"github.com/vpnbill/vpnbill/internal/notify"
-	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
-	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
-	"github.com/vpnbill/vpnbill/internal/worker"
 )
 
 // Two handlers of one record at the same moment are normal: Stripe sends
@@ -136,7 +131,7 @@ func (cr *concurrentRun) play(phases []phase, st *contention) error {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(cr.seed, 0))
 	for n, ph := range phases {
-		cr.clock.Set(ph.at)
+		cr.clock.AdvanceTo(ph.at)
 		var deliveries []billing.Fact
 		for _, f := range ph.facts {
 			for range 1 + rng.IntN(3) {
@@ -281,58 +276,15 @@ func TestBurstWorkerProcess(t *testing.T) {
 		fmt.Fprintln(os.Stderr, "WORKER_CONCURRENCY:", err)
 		os.Exit(1)
 	}
-	nc, err := natsConnect(os.Getenv("NATS_URL"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	plans, err := billing.ParseCatalog([]byte(processPlans))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, stop := signalContext()
-	defer stop()
-	err = worker.Run(ctx, js, worker.Config{
-		Events:   processEvents,
-		Consumer: events.ConsumerConfig{RetryBase: 200 * time.Millisecond, Concurrency: concurrency},
-		// The lease's owner defaults to hostname-pid-random: one per process.
-		Provisioning:   provisioning.Config{AdoptAfter: time.Second},
-		Plans:          plans,
-		PureVPN:        purevpn.Config{URL: os.Getenv("PUREVPN_URL"), User: "u", Password: "p"},
-		VPNKI:          vpnki.Config{URL: os.Getenv("VPNKI_URL"), Key: "k"},
-		Mail:           notify.Config{URL: os.Getenv("SMTP_URL"), From: "shop@example.com"},
-		CredentialsKey: bytes.Repeat([]byte{9}, 32),
-	}, zap.NewNop())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+	// The lease's owner defaults to hostname-pid-random: one per process.
+	runWorkerProcess(events.ConsumerConfig{RetryBase: 200 * time.Millisecond, Concurrency: concurrency},
+		provisioning.Config{AdoptAfter: time.Second})
 }
 
 // startBurstWorker runs a worker process of TestPurchaseBurst.
 func (w *procWorld) startBurstWorker(t *testing.T) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBurstWorkerProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "VPNBILL_BURST_WORKER=1", "WORKER_CONCURRENCY="+strconv.Itoa(burstConcurrency),
-		"NATS_URL="+w.ns.ClientURL(), "PUREVPN_URL="+w.pureURL, "VPNKI_URL="+w.vpnURL, "SMTP_URL="+w.mail.URL())
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	return cmd
+	return w.startProcess(t, "TestBurstWorkerProcess", "VPNBILL_BURST_WORKER=1", "WORKER_CONCURRENCY="+strconv.Itoa(burstConcurrency))
 }
 
 // burstPurchase is one customer's purchase: the two events Stripe sends.
@@ -362,11 +314,7 @@ func TestPurchaseBurst(t *testing.T) {
 	} {
 		t.Run(tc.provider, func(t *testing.T) {
 			w := newProcWorld(t)
-			nc, js, err := w.ns.Connect("burst-webhook")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(nc.Close)
+			nc, js := harness.Connect(t, w.ns, "burst-webhook")
 			verifier, err := billing.NewVerifier([]string{webhookSecret}, 0)
 			if err != nil {
 				t.Fatal(err)

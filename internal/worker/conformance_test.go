@@ -3,11 +3,11 @@ package worker_test
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/vpnbill/vpnbill/internal/billing"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/providers"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn/purevpnsim"
@@ -37,17 +37,13 @@ type subject struct {
 // talking HTTP to its simulator.
 func subjects(t *testing.T) []subject {
 	t.Helper()
-	pure := purevpnsim.New(purevpnsim.Options{User: "u", Password: "p"})
-	ps := httptest.NewServer(pure)
-	t.Cleanup(ps.Close)
-	pc, err := purevpn.New(purevpn.Config{URL: ps.URL, User: "u", Password: "p", RetryFor: new(5 * time.Second), Timeout: 2 * time.Second})
+	pure, pureURL := harness.PureVPN(t, purevpnsim.Options{User: "u", Password: "p"})
+	pc, err := purevpn.New(purevpn.Config{URL: pureURL, User: "u", Password: "p", RetryFor: new(5 * time.Second), Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tun := vpnkisim.New(vpnkisim.Options{Key: "k", Address: "vpn.example.net"})
-	vs := httptest.NewServer(tun)
-	t.Cleanup(vs.Close)
-	vc, err := vpnki.New(vpnki.Config{URL: vs.URL + "/index.php", Key: "k", RetryFor: new(5 * time.Second), Timeout: 2 * time.Second})
+	tun, tunURL := harness.VPNKI(t, vpnkisim.Options{Key: "k", Address: "vpn.example.net"})
+	vc, err := vpnki.New(vpnki.Config{URL: tunURL, Key: "k", RetryFor: new(5 * time.Second), Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

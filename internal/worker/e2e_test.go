@@ -7,11 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,8 +20,8 @@ import (
 
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/billing/stripetest"
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/ingest"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
@@ -54,97 +52,52 @@ plans:
 `
 )
 
-// syncBuffer collects every log line of a test, for the secrets check.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) Sync() error { return nil }
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // eventsConfig shortens the duplicate window so a test can outlive it.
 var eventsConfig = events.Config{DuplicateWindow: time.Second}
 
 type bundle struct {
-	storeDir string
-	ns       *embednats.Server
-	js       jetstream.JetStream
-	sim      *purevpnsim.Sim
-	mail     *mailcatcher.Catcher
-	hook     *httptest.Server
-	logs     *syncBuffer
+	ns   *harness.NATSServer
+	js   jetstream.JetStream
+	sim  *purevpnsim.Sim
+	mail *mailcatcher.Catcher
+	hook *httptest.Server
+	logs *harness.Buffer // every log line, for the secrets check
 }
 
 // setup runs the whole product on real parts: an embedded JetStream server,
 // the PureVPN simulator, an SMTP listener, the webhook and a worker.
 func setup(t *testing.T, opts ...func(*worker.Config)) *bundle {
 	t.Helper()
-	b := &bundle{storeDir: t.TempDir(), logs: &syncBuffer{}}
+	b := &bundle{logs: &harness.Buffer{}}
 	core := zapcore.NewTee(
 		zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Core(),
 		zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), b.logs, zap.DebugLevel),
 	)
 	log := zap.New(core)
 
-	var err error
-	if b.ns, err = embednats.Start(embednats.Options{StoreDir: b.storeDir}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.ns.Stop() })
-
-	b.sim = purevpnsim.New(purevpnsim.Options{User: pureAPIUser, Password: pureAPIPassword})
-	simSrv := httptest.NewServer(b.sim)
-	t.Cleanup(simSrv.Close)
-
-	b.mail = mailcatcher.New(mailcatcher.Options{Logger: log.Named("mailcatcher")})
-	if err := b.mail.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.mail.Close() })
-
-	// The webhook, on its own connection as in production.
-	nc, js, err := b.ns.Connect("test-webhook")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	b.js = js
+	// The webhook has the world's connection to itself, as in production.
+	w := harness.NewWorld(t, harness.WorldOptions{
+		Events:  eventsConfig,
+		PureVPN: purevpnsim.Options{User: pureAPIUser, Password: pureAPIPassword},
+		Mail:    mailcatcher.Options{Logger: log.Named("mailcatcher")},
+	})
+	b.ns, b.js, b.sim, b.mail = w.NATS, w.JS, w.PureVPN, w.Mail
 	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := events.Setup(ctx, js, eventsConfig); err != nil {
-		t.Fatal(err)
-	}
 	verifier, err := billing.NewVerifier([]string{"whsec_previousSecretStillValid", webhookSecret}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.hook = httptest.NewServer(ingest.New(ingest.Config{PublishTimeout: 2 * time.Second}, verifier, nc, js, log.Named("webhook")))
+	b.hook = httptest.NewServer(ingest.New(ingest.Config{PublishTimeout: 2 * time.Second}, verifier, w.NC, w.JS, log.Named("webhook")))
 	t.Cleanup(b.hook.Close)
 
 	// The worker, on its own connection.
-	wnc, wjs, err := b.ns.Connect("test-worker")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(wnc.Close)
-	plans, err := billing.ParseCatalog([]byte(testPlans))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, wjs := harness.Connect(t, b.ns, "test-worker")
+	plans, _ := harness.Plans(t, testPlans)
 	wcfg := worker.Config{
 		Events:         eventsConfig,
 		Consumer:       events.ConsumerConfig{RetryBase: 100 * time.Millisecond, PauseFor: time.Second},
 		Plans:          plans,
-		PureVPN:        purevpn.Config{URL: simSrv.URL, User: pureAPIUser, Password: pureAPIPassword},
+		PureVPN:        purevpn.Config{URL: w.PureVPNURL, User: pureAPIUser, Password: pureAPIPassword},
 		Mail:           notify.Config{URL: b.mail.URL(), From: "VPN Shop <support@vpnshop.test>"},
 		CredentialsKey: bytes.Repeat([]byte{7}, 32),
 	}
@@ -448,7 +401,6 @@ func TestJetStreamDownAnswers503ThenTheRetryIsProcessedOnce(t *testing.T) {
 	evID, c := checkout("std-monthly", "grace@example.com")
 	payload := stripetest.CheckoutCompleted(evID, time.Now(), c)
 
-	port := b.ns.Addr().(*net.TCPAddr).Port
 	b.ns.Stop()
 	if code, body := b.post(t, payload, webhookSecret, time.Now()); code != http.StatusServiceUnavailable {
 		t.Fatalf("JetStream down: %d %s, want 503", code, body)
@@ -462,11 +414,7 @@ func TestJetStreamDownAnswers503ThenTheRetryIsProcessedOnce(t *testing.T) {
 		t.Errorf("readyz with JetStream down: %d, want 503", resp.StatusCode)
 	}
 
-	ns, err := embednats.Start(embednats.Options{StoreDir: b.storeDir, Port: port})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.ns = ns // the cleanup registered in setup stops this one
+	b.ns.Restart(t)
 	// Stripe retries until the endpoint takes it.
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,8 +18,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vpnbill/vpnbill/internal/billing"
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 	"github.com/vpnbill/vpnbill/internal/providers"
@@ -79,23 +77,9 @@ func plan(id string) billing.Plan {
 	panic("no plan " + id)
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
-	}
-}
-
 // world is what every run shares: one JetStream server and one mailbox.
 type world struct {
-	js    *embednats.Server
+	js    *harness.NATSServer
 	jsc   jetstream.JetStream // one connection for every run
 	store *provisioning.Store
 	mail  *mailcatcher.Catcher
@@ -104,25 +88,10 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	ns, err := embednats.Start(embednats.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Stop)
-	nc, js, err := ns.Connect("lifecycle")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	topo, err := events.Setup(context.Background(), js, events.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mail := mailcatcher.New(mailcatcher.Options{})
-	if err := mail.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mail.Close() })
+	ns := harness.NATS(t)
+	_, js := harness.Connect(t, ns, "lifecycle")
+	topo := harness.Topology(t, js, events.Config{})
+	mail := harness.Mail(t, mailcatcher.Options{})
 	return &world{js: ns, jsc: js, store: provisioning.NewStore(topo.Accounts), mail: mail}
 }
 
@@ -132,7 +101,7 @@ type run struct {
 	id      string
 	email   string
 	sub     string
-	clock   *clock
+	clock   *harness.Clock
 	svc     *provisioning.Service
 	pure    *purevpnsim.Sim
 	tunnels *vpnkisim.Sim
@@ -143,7 +112,7 @@ type run struct {
 func (w *world) newRun(t *testing.T, start time.Time) *run {
 	t.Helper()
 	n := w.runs.Add(1)
-	r := &run{w: w, id: fmt.Sprintf("r%d", n), clock: &clock{t: start}}
+	r := &run{w: w, id: fmt.Sprintf("r%d", n), clock: harness.NewClock(start)}
 	r.email = fmt.Sprintf("customer-%s@example.com", r.id)
 	r.sub = "sub_" + r.id
 	r.pure = purevpnsim.New(purevpnsim.Options{User: "u", Password: "p", Now: r.clock.Now})
@@ -157,15 +126,11 @@ func (w *world) newRun(t *testing.T, start time.Time) *run {
 // world's store and mailbox, and the run's clock. owner "" is a new one.
 func (w *world) newService(t *testing.T, r *run, owner string) *provisioning.Service {
 	t.Helper()
-	ps := httptest.NewServer(r.pure)
-	t.Cleanup(ps.Close)
-	vs := httptest.NewServer(r.tunnels)
-	t.Cleanup(vs.Close)
-	pc, err := purevpn.New(purevpn.Config{URL: ps.URL, User: "u", Password: "p"})
+	pc, err := purevpn.New(purevpn.Config{URL: harness.Serve(t, r.pure), User: "u", Password: "p"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vc, err := vpnki.New(vpnki.Config{URL: vs.URL + "/index.php", Key: "k"})
+	vc, err := vpnki.New(vpnki.Config{URL: harness.Serve(t, r.tunnels) + "/index.php", Key: "k"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +456,7 @@ func (r *run) play(t *testing.T, phases []phase, rng *rand.Rand) {
 	t.Helper()
 	ctx := context.Background()
 	for _, ph := range phases {
-		r.clock.Set(ph.at)
+		r.clock.AdvanceTo(ph.at)
 		var deliveries []billing.Fact
 		for _, f := range ph.facts {
 			n := 1

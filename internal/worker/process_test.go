@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,8 +19,8 @@ import (
 
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/billing/stripetest"
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
@@ -58,42 +57,50 @@ func TestWorkerProcess(t *testing.T) {
 		return
 	}
 	crashAt := os.Getenv("CRASH_AT")
-	nc, err := natsConnect(os.Getenv("NATS_URL"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	runWorkerProcess(events.ConsumerConfig{RetryBase: 200 * time.Millisecond, Concurrency: 8}, provisioning.Config{
+		LeaseFor:   3 * time.Second,
+		AdoptAfter: time.Second,
+		Failpoint: func(name string) {
+			if name == crashAt {
+				os.Exit(crashExit)
+			}
+		},
+	})
+}
+
+// runWorkerProcess is the body of a worker process these tests start
+// (startProcess): worker.Run on the world's addresses, read from the
+// environment, with consumer and prov. It exits, 0 after a clean shutdown.
+func runWorkerProcess(consumer events.ConsumerConfig, prov provisioning.Config) {
+	exitOn := func(err error) {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
-	js, _ := jetstream.New(nc)
-	plans, _ := billing.ParseCatalog([]byte(processPlans))
+	nc, err := natsConnect(os.Getenv("NATS_URL"))
+	exitOn(err)
+	js, err := jetstream.New(nc)
+	exitOn(err)
+	plans, err := billing.ParseCatalog([]byte(processPlans))
+	exitOn(err)
 	ctx, stop := signalContext()
 	defer stop()
-	err = worker.Run(ctx, js, worker.Config{
-		Events:   processEvents,
-		Consumer: events.ConsumerConfig{RetryBase: 200 * time.Millisecond, Concurrency: 8},
-		Provisioning: provisioning.Config{
-			LeaseFor:   3 * time.Second,
-			AdoptAfter: time.Second,
-			Failpoint: func(name string) {
-				if name == crashAt {
-					os.Exit(crashExit)
-				}
-			},
-		},
+	exitOn(worker.Run(ctx, js, worker.Config{
+		Events:         processEvents,
+		Consumer:       consumer,
+		Provisioning:   prov,
 		Plans:          plans,
 		PureVPN:        purevpn.Config{URL: os.Getenv("PUREVPN_URL"), User: "u", Password: "p"},
 		VPNKI:          vpnki.Config{URL: os.Getenv("VPNKI_URL"), Key: "k"},
 		Mail:           notify.Config{URL: os.Getenv("SMTP_URL"), From: "shop@example.com"},
 		CredentialsKey: bytes.Repeat([]byte{9}, 32),
-	}, zap.NewNop())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	}, zap.NewNop()))
 	os.Exit(0)
 }
 
 type procWorld struct {
-	ns      *embednats.Server
+	ns      *harness.NATSServer
 	js      jetstream.JetStream
 	pure    *purevpnsim.Sim
 	pureURL string
@@ -104,42 +111,28 @@ type procWorld struct {
 
 func newProcWorld(t *testing.T) *procWorld {
 	t.Helper()
-	w := &procWorld{}
-	var err error
-	if w.ns, err = embednats.Start(embednats.Options{StoreDir: t.TempDir()}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.ns.Stop)
-	nc, js, err := w.ns.Connect("process-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	w.js = js
-	if _, err := events.Setup(context.Background(), js, processEvents); err != nil {
-		t.Fatal(err)
-	}
-	w.pure = purevpnsim.New(purevpnsim.Options{User: "u", Password: "p"})
-	ps := httptest.NewServer(w.pure)
-	t.Cleanup(ps.Close)
-	w.pureURL = ps.URL
-	w.tunnels = vpnkisim.New(vpnkisim.Options{Key: "k", Address: "vpn.example.net"})
-	vs := httptest.NewServer(w.tunnels)
-	t.Cleanup(vs.Close)
-	w.vpnURL = vs.URL + "/index.php"
-	w.mail = mailcatcher.New(mailcatcher.Options{})
-	if err := w.mail.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.mail.Close() })
-	return w
+	w := harness.NewWorld(t, harness.WorldOptions{
+		Events:  processEvents,
+		PureVPN: purevpnsim.Options{User: "u", Password: "p"},
+		VPNKI:   vpnkisim.Options{Key: "k", Address: "vpn.example.net"},
+	})
+	return &procWorld{ns: w.NATS, js: w.JS, pure: w.PureVPN, pureURL: w.PureVPNURL,
+		tunnels: w.VPNKI, vpnURL: w.VPNKIURL, mail: w.Mail}
 }
 
 // start runs a worker process; crashAt names a failpoint, or "".
 func (w *procWorld) start(t *testing.T, crashAt string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestWorkerProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "VPNBILL_TEST_WORKER=1", "CRASH_AT="+crashAt,
+	return w.startProcess(t, "TestWorkerProcess", "VPNBILL_TEST_WORKER=1", "CRASH_AT="+crashAt)
+}
+
+// startProcess runs this test binary's test (a worker process) with env
+// added to the world's addresses; the process is killed at the end of the
+// test unless it was waited for.
+func (w *procWorld) startProcess(t *testing.T, test string, env ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.count=1")
+	cmd.Env = append(append(os.Environ(), env...),
 		"NATS_URL="+w.ns.ClientURL(), "PUREVPN_URL="+w.pureURL, "VPNKI_URL="+w.vpnURL, "SMTP_URL="+w.mail.URL())
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -186,7 +179,13 @@ func (w *procWorld) publishCheckout(t *testing.T, plan, email string) string {
 
 func (w *procWorld) record(t *testing.T, key string) *provisioning.Record {
 	t.Helper()
-	kv, err := w.js.KeyValue(context.Background(), events.BucketAccounts)
+	return storedRecord(t, w.js, key)
+}
+
+// storedRecord is the account record of key as stored, or nil if there is none.
+func storedRecord(t *testing.T, js jetstream.JetStream, key string) *provisioning.Record {
+	t.Helper()
+	kv, err := js.KeyValue(context.Background(), events.BucketAccounts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
@@ -25,8 +24,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vpnbill/vpnbill/internal/billing"
-	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
@@ -57,7 +56,7 @@ func scaleRecords(tb testing.TB, env string, def int) int {
 }
 
 type scaleWorld struct {
-	ns   *embednats.Server
+	ns   *harness.NATSServer
 	js   jetstream.JetStream
 	kv   jetstream.KeyValue
 	sim  *purevpnsim.Sim
@@ -71,44 +70,15 @@ type scaleWorld struct {
 // simulator and the mail catcher; the worker is started by run.
 func newScaleWorld(tb testing.TB) *scaleWorld {
 	tb.Helper()
-	w := &scaleWorld{}
-	var err error
-	if w.ns, err = embednats.Start(embednats.Options{StoreDir: tb.TempDir()}); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(w.ns.Stop)
-	nc, js, err := w.ns.Connect("scale-test")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	w.js = js
-	topo, err := events.Setup(context.Background(), js, events.Config{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	w.kv = topo.Accounts
-
-	w.sim = purevpnsim.New(purevpnsim.Options{User: pureAPIUser, Password: pureAPIPassword})
-	srv := httptest.NewServer(w.sim)
-	tb.Cleanup(srv.Close)
-	w.url = srv.URL
-	w.mail = mailcatcher.New(mailcatcher.Options{})
-	if err := w.mail.Start("127.0.0.1:0"); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = w.mail.Close() })
-
-	plans, err := billing.ParseCatalog([]byte(testPlans))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	hw := harness.NewWorld(tb, harness.WorldOptions{PureVPN: purevpnsim.Options{User: pureAPIUser, Password: pureAPIPassword}})
+	w := &scaleWorld{ns: hw.NATS, js: hw.JS, kv: hw.Topology.Accounts, sim: hw.PureVPN, url: hw.PureVPNURL, mail: hw.Mail}
+	plans, _ := harness.Plans(tb, testPlans)
 	i := slices.IndexFunc(plans.Plans(), func(p billing.Plan) bool { return p.ID == "std-monthly" })
 	w.plan = plans.Plans()[i]
 	w.cfg = worker.Config{
 		Consumer:       events.ConsumerConfig{RetryBase: 100 * time.Millisecond, PauseFor: time.Second},
 		Plans:          plans,
-		PureVPN:        purevpn.Config{URL: srv.URL, User: pureAPIUser, Password: pureAPIPassword},
+		PureVPN:        purevpn.Config{URL: w.url, User: pureAPIUser, Password: pureAPIPassword},
 		Mail:           notify.Config{URL: w.mail.URL(), From: "VPN Shop <support@vpnshop.test>"},
 		CredentialsKey: bytes.Repeat([]byte{7}, 32),
 	}
@@ -245,11 +215,7 @@ func (w *scaleWorld) futureRecord(i int, now, wake time.Time) provisioning.Recor
 // run starts the worker (worker.Run, as cmd/worker does) until the test ends.
 func (w *scaleWorld) run(tb testing.TB, log *zap.Logger) {
 	tb.Helper()
-	nc, js, err := w.ns.Connect("scale-worker")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
+	_, js := harness.Connect(tb, w.ns, "scale-worker")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- worker.Run(ctx, js, w.cfg, log) }()

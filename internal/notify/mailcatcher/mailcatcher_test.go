@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 )
 
@@ -34,16 +35,7 @@ func setup(t *testing.T, opts mailcatcher.Options) *mailcatcher.Catcher {
 	if opts.Logger == nil {
 		opts.Logger = zaptest.NewLogger(t)
 	}
-	c := mailcatcher.New(opts)
-	if err := c.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := c.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return c
+	return harness.Mail(t, opts)
 }
 
 // waitCtx bounds a wait so a broken test fails instead of hanging; no assertion depends on it.

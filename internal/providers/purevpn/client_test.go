@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/providers"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn/purevpnsim"
 )
@@ -334,10 +335,8 @@ func TestErrorClasses(t *testing.T) {
 		{
 			name: "IP not allow-listed",
 			arrange: func(t *testing.T, b *bundle, u string) (string, func(*Config)) {
-				sim := purevpnsim.New(purevpnsim.Options{User: testUser, Password: testPassword, AllowIPs: []string{"192.0.2.10", "10.0.0.0/8"}})
-				srv := httptest.NewServer(sim)
-				t.Cleanup(srv.Close)
-				return u, func(cfg *Config) { cfg.URL = srv.URL }
+				_, allowURL := harness.PureVPN(t, purevpnsim.Options{User: testUser, Password: testPassword, AllowIPs: []string{"192.0.2.10", "10.0.0.0/8"}})
+				return u, func(cfg *Config) { cfg.URL = allowURL }
 			},
 			want: providers.ErrUnauthorized, wantIdempotent: providers.ErrUnauthorized,
 		},

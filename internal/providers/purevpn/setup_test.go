@@ -2,8 +2,6 @@ package purevpn
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,29 +19,10 @@ const (
 	testPassword = "pl41n-API-secret"
 )
 
-// clock is a settable clock for the simulator.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // bundle is what a test needs besides the client.
 type bundle struct {
 	sim   *purevpnsim.Sim
-	srv   *httptest.Server
-	clock *clock
+	clock *harness.Clock
 	logs  *observer.ObservedLogs
 	cfg   Config // the client's config, to derive other clients from
 }
@@ -52,20 +31,18 @@ type bundle struct {
 // period) and returns a client of it. simOpts may adjust the simulator.
 func setup(t *testing.T, simOpts ...func(*purevpnsim.Options)) (*Client, *bundle) {
 	t.Helper()
-	clk := &clock{now: time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)}
+	clk := harness.NewClock(time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC))
 	opts := purevpnsim.Options{User: testUser, Password: testPassword, Now: clk.Now, RequirePeriod: true}
 	for _, f := range simOpts {
 		f(&opts)
 	}
-	sim := purevpnsim.New(opts)
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
+	sim, simURL := harness.PureVPN(t, opts)
 
 	core, logs := observer.New(zapcore.DebugLevel)
 	logger := zap.New(zapcore.NewTee(zaptest.NewLogger(t, zaptest.Level(zapcore.DebugLevel)).Core(), core))
-	b := &bundle{sim: sim, srv: srv, clock: clk, logs: logs}
+	b := &bundle{sim: sim, clock: clk, logs: logs}
 	b.cfg = Config{
-		URL:      srv.URL,
+		URL:      simURL,
 		User:     testUser,
 		Password: testPassword,
 		Timeout:  10 * time.Second,

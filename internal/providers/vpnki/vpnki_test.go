@@ -29,35 +29,21 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // testKey changes under URL encoding, so both forms must be scrubbed.
 const testKey = "k3y+/=&x"
 
-// clock is the simulator's clock, moved by the test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type bundle struct {
 	sim   *vpnkisim.Sim
-	srv   *httptest.Server
-	clock *clock
+	base  string // the simulator's server URL
+	clock *harness.Clock
 	logs  *observer.ObservedLogs
 }
 
 // setup returns a client of a fresh simulator, and the test bundle.
 func setup(t *testing.T, mods ...func(*vpnki.Config)) (*vpnki.Client, *bundle) {
 	t.Helper()
-	clk := &clock{t: time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clk := harness.NewClock(time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC))
 	sim := vpnkisim.New(vpnkisim.Options{Key: testKey, Address: "msk.vpnki.ru", Now: clk.Now})
-	srv := httptest.NewServer(sim)
-	t.Cleanup(srv.Close)
-	c, logs := newClient(t, srv.URL+"/index.php/en/", mods...)
-	return c, &bundle{sim: sim, srv: srv, clock: clk, logs: logs}
+	base := harness.Serve(t, sim)
+	c, logs := newClient(t, base+"/index.php/en/", mods...)
+	return c, &bundle{sim: sim, base: base, clock: clk, logs: logs}
 }
 
 // newClient returns a client of url whose log lines are kept.
@@ -510,7 +496,7 @@ func TestWrongEndpointIsSystemic(t *testing.T) {
 	ctx := context.Background()
 	_, b := setup(t)
 	// A path the API does not serve: Joomla's 404 page.
-	c, _ := newClient(t, b.srv.URL+"/index.html")
+	c, _ := newClient(t, b.base+"/index.html")
 	if _, err := c.Tunnels(ctx); !errors.Is(err, providers.ErrUnauthorized) || !strings.Contains(err.Error(), "not the API endpoint") {
 		t.Errorf("Tunnels at a wrong path = %v; want Unauthorized naming the URL", err)
 	}
