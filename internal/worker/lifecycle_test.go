@@ -50,8 +50,8 @@ const (
 )
 
 // orderings is how many random orderings of each lifecycle are played:
-// 120 in CI; VPNBILL_ORDERINGS sets more for a longer soak.
-var orderings = soakCount("VPNBILL_ORDERINGS", 120)
+// 100 in CI; VPNBILL_ORDERINGS sets more for a longer soak.
+var orderings = soakCount("VPNBILL_ORDERINGS", 100)
 
 // soakCount is the count in environment variable name, or def.
 func soakCount(name string, def int) int {
@@ -173,6 +173,9 @@ type lifecycle struct {
 	wantEnabled  bool     // PureVPN: the remaining account is enabled
 	wantEmails   []string // email kinds, in any order
 	wantCreates  int      // create calls at the provider
+	// wantToNewAddress: the kinds of those emails that go to the address
+	// the customer changed to (newAddress).
+	wantToNewAddress []string
 }
 
 func month(t0 time.Time, n int) time.Time { return t0.AddDate(0, n, 0) }
@@ -416,8 +419,97 @@ func lifecycles(provider, std, other string) []lifecycle {
 			},
 			wantAccounts: 0, wantEmails: []string{"welcome", "deleted"}, wantCreates: 1,
 		},
+		{
+			name: "a free one-off order",
+			phases: func(r *run, t0 time.Time) []phase {
+				p := plan(std)
+				free := r.fact(billing.Purchase, t0, func(f *billing.Fact) {
+					f.Key, f.Subscription, f.OneOff, f.CheckoutSession, f.Amount = "cs_"+r.id, "", true, "cs_"+r.id, 0
+					f.Plan, f.PeriodStart, f.PeriodEnd = p, t0, t0.AddDate(0, 0, p.PeriodDays)
+				})
+				return []phase{{t0, []billing.Fact{free}}}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome"}, wantCreates: 1,
+		},
+		{
+			name: "trial, then paid",
+			phases: func(r *run, t0 time.Time) []phase {
+				end := t0.AddDate(0, 0, 14)
+				return []phase{
+					{t0, trial(r, t0, std, end)},
+					{end, []billing.Fact{r.fact(billing.Renewal, end, func(f *billing.Fact) {
+						f.Plan, f.Invoice, f.PeriodStart, f.PeriodEnd = plan(std), "in_"+r.id+"_2", end, end.AddDate(0, 1, 0)
+					})}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome"}, wantCreates: 1,
+		},
+		{
+			name: "trial lapses unpaid",
+			phases: func(r *run, t0 time.Time) []phase {
+				end := t0.AddDate(0, 0, 14)
+				return []phase{
+					{t0, trial(r, t0, std, end)},
+					{end, []billing.Fact{
+						r.fact(billing.PaymentFailed, end, func(f *billing.Fact) { f.Invoice = "in_" + r.id + "_2" }),
+						subState(r, end.Add(time.Second), "past_due", std, false, end.AddDate(0, 1, 0)),
+					}},
+					{end.Add(grace + time.Hour), nil},
+				}
+			},
+			wantAccounts: pick(1, 0), wantEmails: []string{"welcome", "payment_failed", "suspended"}, wantCreates: 1,
+		},
+		{
+			name: "payment action required",
+			phases: func(r *run, t0 time.Time) []phase {
+				due := month(t0, 1)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{due, []billing.Fact{r.fact(billing.PaymentActionRequired, due, func(f *billing.Fact) {
+						f.Invoice, f.InvoiceURL = "in_"+r.id+"_2", "https://pay.example/in2"
+					})}},
+					{due.Add(time.Hour), []billing.Fact{renewal(r, t0, 1, std)}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "payment_action"}, wantCreates: 1,
+		},
+		{
+			// Later emails go to the customer's new address (see outcome).
+			name: "email change",
+			phases: func(r *run, t0 time.Time) []phase {
+				at, due := t0.Add(5*24*time.Hour), month(t0, 1)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{r.fact(billing.CustomerChanged, at, func(f *billing.Fact) {
+						f.Key, f.Subscription, f.Email = "", "", newAddress(r)
+					})}},
+					{due, []billing.Fact{r.fact(billing.PaymentFailed, due, func(f *billing.Fact) {
+						f.Email, f.Invoice = "", "in_"+r.id+"_2"
+					})}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "payment_failed"}, wantCreates: 1,
+			wantToNewAddress: []string{"payment_failed"},
+		},
 	}
 }
+
+// trial is the two facts of a subscription that starts with a free trial
+// until end: its checkout and its first invoice, both of 0.
+func trial(r *run, t0 time.Time, planID string, end time.Time) []billing.Fact {
+	p := plan(planID)
+	return []billing.Fact{
+		r.fact(billing.Purchase, t0, func(f *billing.Fact) {
+			f.Plan, f.CheckoutSession, f.Invoice, f.Amount = p, "cs_"+r.id, "in_"+r.id+"_1", 0
+		}),
+		r.fact(billing.Purchase, t0.Add(2*time.Second), func(f *billing.Fact) {
+			f.Plan, f.Invoice, f.Amount, f.PeriodStart, f.PeriodEnd = p, "in_"+r.id+"_1", 0, t0, end
+		}),
+	}
+}
+
+// newAddress is the address a run's customer changes to.
+func newAddress(r *run) string { return "new-" + r.email }
 
 // outcome is what a customer and the provider end up with.
 type outcome struct {
@@ -442,9 +534,14 @@ func (r *run) outcome(t *testing.T, provider string) outcome {
 	}
 	slices.Sort(o.accounts)
 	for _, m := range r.w.mail.Messages() {
-		if len(m.To) == 1 && m.To[0] == r.email {
-			o.emails = append(o.emails, strings.ReplaceAll(strings.ReplaceAll(m.MessageID, r.id, "*"), "cs_*", "sub_*"))
+		if len(m.To) != 1 || (m.To[0] != r.email && m.To[0] != newAddress(r)) {
+			continue
 		}
+		id := strings.ReplaceAll(strings.ReplaceAll(m.MessageID, r.id, "*"), "cs_*", "sub_*")
+		if m.To[0] == newAddress(r) {
+			id += " to the new address"
+		}
+		o.emails = append(o.emails, id)
 	}
 	slices.Sort(o.emails)
 	return o
@@ -528,9 +625,16 @@ func checkLifecycle(t *testing.T, provider string, lc lifecycle, o outcome) {
 	if provider == "purevpn" && lc.wantEnabled && len(o.accounts) == 1 && !strings.Contains(o.accounts[0], "enabled=true") {
 		t.Errorf("account = %s, want enabled", o.accounts[0])
 	}
-	var kinds []string
+	var kinds, toNew []string
 	for _, id := range o.emails {
-		kinds = append(kinds, strings.SplitN(strings.Trim(id, "<"), ".", 2)[0])
+		kind := strings.SplitN(strings.Trim(id, "<"), ".", 2)[0]
+		kinds = append(kinds, kind)
+		if strings.HasSuffix(id, " to the new address") {
+			toNew = append(toNew, kind)
+		}
+	}
+	if !slices.Equal(toNew, lc.wantToNewAddress) {
+		t.Errorf("emails to the new address = %v, want %v", toNew, lc.wantToNewAddress)
 	}
 	want := slices.Clone(lc.wantEmails)
 	slices.Sort(kinds)
