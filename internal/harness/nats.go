@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -96,5 +97,35 @@ func Topology(t testing.TB, js jetstream.JetStream, cfg events.Config) *events.T
 	if err != nil {
 		t.Fatalf("harness: events.Setup: %v", err)
 	}
+	if cfg.Replicas > 1 {
+		waitForLeaders(ctx, t, topo)
+	}
 	return topo
+}
+
+// waitForLeaders waits until every replicated stream of topo has elected
+// a leader and the bucket answers reads: just after a cluster creates them,
+// requests meet "no responders" for a moment.
+func waitForLeaders(ctx context.Context, t testing.TB, topo *events.Topology) {
+	t.Helper()
+	for {
+		ready := true
+		for _, s := range []jetstream.Stream{topo.Stripe, topo.Audit, topo.Dead, topo.Timers} {
+			info, err := s.Info(ctx)
+			if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+				ready = false
+			}
+		}
+		if _, err := topo.Accounts.Get(ctx, "harness-probe"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			ready = false
+		}
+		if ready {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("harness: the cluster's streams have no leaders: %v", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
