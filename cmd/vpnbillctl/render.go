@@ -87,12 +87,12 @@ func amount(minor int64) string {
 }
 
 var reportColumns = []string{"status", "time", "account", "stripe_type", "invoice", "checkout_session", "email", "plan",
-	"amount", "currency", "paid_from", "paid_to", "provider", "username", "delivered_from", "delivered_to"}
+	"amount", "currency", "paid_from", "paid_to", "provider", "username", "delivered_from", "delivered_to", "refunded"}
 
 func reportCells(r ops.ReportRow, money func(int64) string) []string {
 	return []string{r.Status, formatTime(r.Time), r.Account, r.StripeType, r.Invoice, r.CheckoutSession, r.Email, r.Plan,
 		money(r.Amount), strings.ToUpper(r.Currency), formatTime(r.PaidFrom), formatTime(r.PaidTo), r.Provider, r.Username,
-		formatTime(r.DeliveredFrom), formatTime(r.DeliveredTo)}
+		formatTime(r.DeliveredFrom), formatTime(r.DeliveredTo), money(r.Refunded)}
 }
 
 func printReport(w io.Writer, rep ops.Report, format string) error {
@@ -108,7 +108,8 @@ func printReport(w io.Writer, rep ops.Report, format string) error {
 			_ = cw.Write(reportCells(r, func(m int64) string { return strconv.FormatInt(m, 10) }))
 		}
 		for _, t := range rep.Totals {
-			_ = cw.Write([]string{"total", "", "", "", "", "", "", "", strconv.FormatInt(t.Amount, 10), strings.ToUpper(t.Currency)})
+			_ = cw.Write([]string{"total", "", "", "", "", "", "", "", strconv.FormatInt(t.Amount, 10), strings.ToUpper(t.Currency),
+				"", "", "", "", "", "", strconv.FormatInt(t.Refunded, 10)})
 		}
 		cw.Flush()
 		return cw.Error()
@@ -124,6 +125,9 @@ func printReport(w io.Writer, rep ops.Report, format string) error {
 			money := "-"
 			if r.Currency != "" {
 				money = amount(r.Amount) + " " + strings.ToUpper(r.Currency)
+				if r.Refunded > 0 {
+					money += " (refunded " + amount(r.Refunded) + ")"
+				}
 			}
 			t.row(r.Status, r.Time, r.Account, ref, r.Email, r.Plan, money, r.PaidTo, r.Provider, r.Username, r.DeliveredTo)
 		}
@@ -136,7 +140,11 @@ func printReport(w io.Writer, rep ops.Report, format string) error {
 		}
 		fmt.Fprintf(w, "\nfrom %s to %s: %d payments, %d mismatches\n", formatTime(rep.From), formatTime(rep.To), payments, rep.Mismatches)
 		for _, tot := range rep.Totals {
-			fmt.Fprintf(w, "total %s: %s (%d payments)\n", strings.ToUpper(tot.Currency), amount(tot.Amount), tot.Payments)
+			refunds := ""
+			if tot.Refunded > 0 {
+				refunds = ", of it refunded " + amount(tot.Refunded)
+			}
+			fmt.Fprintf(w, "total %s: %s (%d payments)%s\n", strings.ToUpper(tot.Currency), amount(tot.Amount), tot.Payments, refunds)
 		}
 		return nil
 	}

@@ -46,13 +46,17 @@ type ReportRow struct {
 	Username        string    `json:"username,omitempty"`
 	DeliveredFrom   time.Time `json:"delivered_from,omitzero"` // when the account was created
 	DeliveredTo     time.Time `json:"delivered_to,omitzero"`   // the latest expiry created or renewed
+	// Refunded: how much of the payment was refunded so far (minor units;
+	// partial refunds included), as the account record keeps it.
+	Refunded int64 `json:"refunded,omitempty"`
 }
 
 // Total is the sum of the payments in one currency.
 type Total struct {
 	Currency string `json:"currency"`
 	Payments int    `json:"payments"`
-	Amount   int64  `json:"amount"` // minor units
+	Amount   int64  `json:"amount"`             // minor units
+	Refunded int64  `json:"refunded,omitempty"` // of it, refunded so far
 }
 
 // Report is the finance reconciliation of a time range.
@@ -151,6 +155,16 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 			paid[a.Account] = true
 		}
 	}
+	// What was refunded of each payment (by invoice or checkout session).
+	refunded := map[string]int64{}
+	for _, r := range recs {
+		for _, p := range r.Desired.Payments {
+			refunded[p.ID] = p.Refunded
+			if p.FullRefund && p.Refunded < p.Amount {
+				refunded[p.ID] = p.Amount
+			}
+		}
+	}
 	totals := map[string]*Total{}
 	rowSeen := map[string]bool{}
 	for _, a := range audits {
@@ -177,6 +191,11 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 		row := ReportRow{Status: StatusOK, Time: at, Account: a.Account, StripeType: a.StripeType, Invoice: a.Invoice,
 			CheckoutSession: a.CheckoutSession, Email: a.Email, Plan: a.Plan, Amount: a.Amount, Currency: a.Currency,
 			PaidFrom: a.PeriodStart, PaidTo: a.PeriodEnd}
+		if a.Invoice != "" {
+			row.Refunded = refunded[a.Invoice]
+		} else {
+			row.Refunded = refunded[a.CheckoutSession]
+		}
 		if d := deliveries[a.Account]; d != nil && d.created {
 			row.Provider, row.Username, row.DeliveredFrom, row.DeliveredTo = d.provider, d.user, d.from, d.to
 		} else {
@@ -190,6 +209,7 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 		}
 		t.Payments++
 		t.Amount += a.Amount
+		t.Refunded += row.Refunded
 	}
 	for account, d := range deliveries {
 		if paid[account] {
