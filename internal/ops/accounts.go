@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vpnbill/vpnbill/internal/providers"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 )
 
@@ -204,7 +205,7 @@ func (o *Ops) Usage(ctx context.Context, key string, from, to time.Time) (Usage,
 	if provider == "" {
 		provider = r.Desired.Plan.Provider
 	}
-	if provider != "vpnki" {
+	if !providers.CapabilitiesOf(providers.Name(provider)).Usage {
 		return Usage{}, fmt.Errorf("%s is a %s account: %w", key, provider, ErrNoUsage)
 	}
 	if r.Actual.Username == "" {

@@ -160,39 +160,46 @@ func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileRe
 	rep := ReconcileReport{Records: len(recs), Drift: []Drift{}}
 	add := func(d Drift) { rep.Drift = append(rep.Drift, d) }
 
-	// VPNKI: one list for every tunnel.
-	var tunnels map[string]provisioning.Remote
-	var tunnelsErr error
-	if p, ok := opts.Providers[providers.VPNKI]; ok {
-		list, err := p.List(ctx)
-		if err != nil {
-			tunnelsErr = err
-		} else {
-			tunnels = make(map[string]provisioning.Remote, len(list))
-			for _, t := range list {
-				tunnels[t.Username] = t
-			}
-			rep.Tunnels = len(list)
+	// A provider that can list what exists (VPNKI) is read with one list
+	// for every account; the others with a status call per account.
+	listed := map[string]*listing{}
+	for name, p := range opts.Providers {
+		if !p.Capabilities().List {
+			continue
 		}
+		l := &listing{}
+		listed[string(name)] = l
+		all, err := p.List(ctx)
+		if err != nil {
+			l.err = err
+			continue
+		}
+		l.accounts = make(map[string]provisioning.Remote, len(all))
+		for _, a := range all {
+			l.accounts[a.Username] = a
+		}
+		rep.Tunnels += len(all)
 	}
 
-	known := map[string]bool{}  // VPNKI tunnels some record names
-	pendingSince := time.Time{} // earliest VPNKI create or adoption in flight
 	for _, r := range recs {
 		o.recordDrift(r, now, opts, add)
 		name := providerOf(r.Record)
 		for _, old := range r.Actual.Retired { // to delete, at their own provider
-			if old.Provider == string(providers.VPNKI) || (old.Provider == "" && name == string(providers.VPNKI)) {
-				known[old.Username] = true
+			at := old.Provider
+			if at == "" {
+				at = name
+			}
+			if l := listed[at]; l != nil {
+				l.known(old.Username)
 			}
 		}
-		if name == string(providers.VPNKI) {
+		if l := listed[name]; l != nil {
 			if r.Actual.Username != "" {
-				known[r.Actual.Username] = true
+				l.known(r.Actual.Username)
 			}
 			for _, st := range []*provisioning.Step{r.Adopt, r.Step} {
-				if st != nil && (st == r.Adopt || st.Name == "create") && (pendingSince.IsZero() || st.Started.Before(pendingSince)) {
-					pendingSince = st.Started
+				if st != nil && (st == r.Adopt || st.Name == "create") && (l.pendingSince.IsZero() || st.Started.Before(l.pendingSince)) {
+					l.pendingSince = st.Started
 				}
 			}
 		}
@@ -206,13 +213,14 @@ func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileRe
 			continue
 		}
 		var remote provisioning.Remote
+		l := listed[name]
 		switch {
-		case name == string(providers.VPNKI) && tunnelsErr != nil:
+		case l != nil && l.err != nil:
 			add(Drift{Key: r.Key, Provider: name, Username: r.Actual.Username, Kind: DriftStatusUnknown,
-				Detail: "tunnels: " + classOf(tunnelsErr), Remedy: remedyUnknown})
+				Detail: "list: " + classOf(l.err), Remedy: remedyUnknown})
 			continue
-		case name == string(providers.VPNKI):
-			remote = tunnels[r.Actual.Username]
+		case l != nil:
+			remote = l.accounts[r.Actual.Username]
 			remote.Username = r.Actual.Username
 		default:
 			if remote, err = p.Lookup(ctx, r.Actual.Username); err != nil {
@@ -236,25 +244,28 @@ func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileRe
 		}
 	}
 
-	if tunnelsErr != nil {
-		add(Drift{Provider: string(providers.VPNKI), Kind: DriftStatusUnknown,
-			Detail: "tunnels: " + classOf(tunnelsErr) + " (orphan tunnels not checked)", Remedy: remedyUnknown})
-	}
-	for name, t := range tunnels {
-		if known[name] || claims[name] != "" {
+	for provider, l := range listed {
+		if l.err != nil {
+			add(Drift{Provider: provider, Kind: DriftStatusUnknown,
+				Detail: "list: " + classOf(l.err) + " (orphan accounts not checked)", Remedy: remedyUnknown})
 			continue
 		}
-		// A tunnel made since a create or adoption in flight may be that
-		// order's: the worker adopts it or deletes it.
-		if !pendingSince.IsZero() && !t.Created.IsZero() && !t.Created.Before(pendingSince.Add(-time.Minute)) {
-			continue
+		for name, t := range l.accounts {
+			if l.names[name] || claims[provider][name] != "" {
+				continue
+			}
+			// An account made since a create or adoption in flight may be
+			// that order's: the worker adopts it or deletes it.
+			if !l.pendingSince.IsZero() && !t.Created.IsZero() && !t.Created.Before(l.pendingSince.Add(-time.Minute)) {
+				continue
+			}
+			detail := "no record has this account"
+			if !t.Created.IsZero() {
+				detail += ", created " + t.Created.UTC().Format(time.RFC3339)
+			}
+			add(Drift{Provider: provider, Username: name, Kind: DriftOrphanTunnel, Detail: detail,
+				Remedy: "find its owner (vpnbillctl accounts show <email>); if nobody's, delete it at the provider"})
 		}
-		detail := "no record has this tunnel"
-		if !t.Created.IsZero() {
-			detail += ", created " + t.Created.UTC().Format(time.RFC3339)
-		}
-		add(Drift{Provider: string(providers.VPNKI), Username: name, Kind: DriftOrphanTunnel, Detail: detail,
-			Remedy: "find its owner (vpnbillctl accounts show <email>); if nobody's, delete it in the VPNKI panel"})
 	}
 	slices.SortStableFunc(rep.Drift, func(a, b Drift) int {
 		return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.Username, b.Username), cmp.Compare(a.Kind, b.Kind))
@@ -268,29 +279,48 @@ const (
 	remedyWorker  = "the worker's timer does it (reconcile --fix never deletes): check the worker runs and vpnbillctl dead list"
 )
 
+// listing is what a provider that can list holds, and what the records
+// say of it.
+type listing struct {
+	accounts     map[string]provisioning.Remote
+	err          error
+	names        map[string]bool // accounts some record names
+	pendingSince time.Time       // the earliest create or adoption in flight there
+}
+
+func (l *listing) known(username string) {
+	if l.names == nil {
+		l.names = map[string]bool{}
+	}
+	l.names[username] = true
+}
+
 // readAccounts returns every record with its last write time, and the
-// VPNKI claims (tunnel → record key).
-func (o *Ops) readAccounts(ctx context.Context) ([]storedRecord, map[string]string, error) {
+// claims (provider → username → record key).
+func (o *Ops) readAccounts(ctx context.Context) ([]storedRecord, map[string]map[string]string, error) {
 	kv, err := o.JS.KeyValue(ctx, events.BucketAccounts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bucket %s: %w", events.BucketAccounts, err)
 	}
 	keys, err := kv.Keys(ctx)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, map[string]string{}, nil
+		return nil, map[string]map[string]string{}, nil
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("bucket %s: %w", events.BucketAccounts, err)
 	}
-	const claimPrefix = "claim." + string(providers.VPNKI) + "."
-	claims := map[string]string{}
+	claims := map[string]map[string]string{}
 	var recs []storedRecord
 	for _, k := range keys {
+		provider, username, isClaim := provisioning.ClaimOf(k)
 		switch {
-		case strings.HasPrefix(k, claimPrefix):
+		case isClaim:
 			e, err := kv.Get(ctx, k)
 			if err == nil {
-				claims[strings.TrimPrefix(k, claimPrefix)] = string(e.Value())
+				if claims[provider] == nil {
+					claims[provider] = map[string]string{}
+				}
+				claims[provider][username] = string(e.Value())
 			} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 				return nil, nil, fmt.Errorf("claim %s: %w", k, err)
 			}

@@ -178,6 +178,18 @@ func (s *Store) customerRecords(ctx context.Context, customer string) ([]string,
 	return keys, nil
 }
 
+// ClaimOf reads a key of bucket ACCOUNTS: the provider and username a
+// claim key notes, and whether it is one (its value is the claiming
+// record's key). The key layout is this package's: others ask it.
+func ClaimOf(kvKey string) (provider, username string, ok bool) {
+	rest, ok := strings.CutPrefix(kvKey, "claim.")
+	if !ok {
+		return "", "", false
+	}
+	provider, username, ok = strings.Cut(rest, ".")
+	return provider, username, ok && provider != "" && username != ""
+}
+
 // claimKey is where the record owning a provider account is noted, so an
 // adoption never takes an account another record made.
 func claimKey(provider, username string) string { return "claim." + provider + "." + username }
