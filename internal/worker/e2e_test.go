@@ -141,6 +141,15 @@ func (b *bundle) assertNoSecretsLogged(t *testing.T) func() {
 	}
 }
 
+// stored posts a signed event to the webhook as Stripe would and fails
+// the test unless it was answered 200.
+func (b *bundle) stored(t *testing.T, payload []byte) {
+	t.Helper()
+	if code, body := b.post(t, payload, webhookSecret, time.Now()); code != http.StatusOK {
+		t.Fatalf("post: %d %s", code, body)
+	}
+}
+
 func (b *bundle) post(t *testing.T, payload []byte, secret string, at time.Time) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, b.hook.URL+"/stripe/webhook", bytes.NewReader(payload))
