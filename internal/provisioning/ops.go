@@ -186,14 +186,10 @@ func (s *Service) ResetCredentials(ctx context.Context, key string) error {
 			return err
 		}
 	}
-	for range maxSteps {
-		st := s.next(r, s.cfg.Now())
-		if st == nil {
-			break
-		}
-		if r, err = st(ps, ctx, r); err != nil {
-			return errors.Join(err, s.flush(ctx, key, r))
-		}
+	// Then the record's own next steps (a new tunnel, the email), as
+	// Reconcile takes them.
+	if r, err = ps.drive(ctx, r); err != nil {
+		return errors.Join(err, s.flush(ctx, key, r))
 	}
 	return s.flush(ctx, key, r)
 }

@@ -199,8 +199,13 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 			return fmt.Errorf("index %s: %w", id, err)
 		}
 	}
-	if err := s.store.indexCustomer(ctx, f.Customer, f.Key); err != nil {
-		return fmt.Errorf("index customer %s: %w", f.Customer, err)
+	// A record is found by its customer once it is bought (the facts that
+	// can change a customer's address matter only then); other facts do
+	// not write the index again.
+	if f.Kind == billing.Purchase || f.Kind == billing.Renewal {
+		if err := s.store.indexCustomer(ctx, f.Customer, f.Key); err != nil {
+			return fmt.Errorf("index customer %s: %w", f.Customer, err)
+		}
 	}
 	_, _, err := s.store.Update(ctx, f.Key, func(r *Record) error {
 		if r.applied(f.EventID) {

@@ -93,7 +93,7 @@ func (s *Service) settled(ctx context.Context, key string) (bool, error) {
 		return false, err
 	}
 	now := s.cfg.Now()
-	if r.Step != nil || r.Lease != nil || len(r.Outbox) > 0 || s.next(r, now) != nil {
+	if r.Step != nil || r.Lease != nil || len(r.Outbox) > 0 || s.nextStep(r, now).do != nil {
 		return false, nil
 	}
 	wake := s.wake(r, now) // the adoption's wake-up included, as schedule has it
@@ -245,9 +245,6 @@ const (
 	stepDeleted = "deleted" // no call: the retention of an account already gone is over
 	mailPrefix  = "email."
 )
-
-// next is nextStep's step, or nil, for callers that need not know its name.
-func (s *Service) next(r *Record, now time.Time) step { return s.nextStep(r, now).do }
 
 // nextStep is the step that carries out the account core's next action
 // for r at now, or none when the provider matches the record.
