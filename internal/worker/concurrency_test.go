@@ -293,24 +293,25 @@ type burstPurchase struct {
 	checkout, invoice []byte
 }
 
-func newBurstPurchase(i int, plan, price string, now time.Time) burstPurchase {
+func newBurstPurchase(i int, plan, price, version string, now time.Time) burstPurchase {
 	p := burstPurchase{sub: stripetest.ID("sub"), email: fmt.Sprintf("burst%03d@example.com", i)}
 	cus, inv := stripetest.ID("cus"), stripetest.ID("in")
 	session := stripetest.CheckoutSession(stripetest.Checkout{Subscription: p.sub, Customer: cus, Email: p.email,
-		Plan: plan, Paid: true, Amount: 500, Currency: "eur", Created: now})
+		Plan: plan, Paid: true, Amount: 500, Currency: "eur", Created: now, Version: version})
 	session["invoice"] = inv // the session's first invoice is the one paid below
-	p.checkout = stripetest.Event(stripetest.ID("evt"), billing.EventCheckoutCompleted, now, session)
+	p.checkout = stripetest.VersionedEvent(version, stripetest.ID("evt"), billing.EventCheckoutCompleted, now, session)
 	p.invoice = stripetest.InvoicePaid(stripetest.ID("evt"), now, stripetest.Invoice{ID: inv, Subscription: p.sub,
 		Customer: cus, Email: p.email, BillingReason: "subscription_create", Price: price, AmountDue: 500,
-		Currency: "eur", Charge: stripetest.ID("ch"), PaymentIntent: stripetest.ID("pi")})
+		Currency: "eur", Charge: stripetest.ID("ch"), PaymentIntent: stripetest.ID("pi"), Version: version})
 	return p
 }
 
 func TestPurchaseBurst(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ provider, plan, price string }{
-		{"purevpn", "std", "price_std"},
-		{"vpnki", "tun", "price_tun"},
+	// PureVPN's burst in the oldest API version read, VPNKI's in the newest.
+	for _, tc := range []struct{ provider, plan, price, version string }{
+		{"purevpn", "std", "price_std", stripetest.Versions[0]},
+		{"vpnki", "tun", "price_tun", stripetest.Versions[len(stripetest.Versions)-1]},
 	} {
 		t.Run(tc.provider, func(t *testing.T) {
 			w := newProcWorld(t)
@@ -334,7 +335,7 @@ func TestPurchaseBurst(t *testing.T) {
 			now := time.Now()
 			purchases := make([]burstPurchase, burstSubscriptions)
 			for i := range purchases {
-				purchases[i] = newBurstPurchase(i, tc.plan, tc.price, now)
+				purchases[i] = newBurstPurchase(i, tc.plan, tc.price, tc.version, now)
 			}
 			client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 				MaxConnsPerHost: burstHTTPConns, MaxIdleConnsPerHost: burstHTTPConns}}
