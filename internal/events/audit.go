@@ -55,9 +55,14 @@ type Audit struct {
 	Currency        string    `json:"currency,omitempty"` // ISO code, lower case, as Stripe gave it
 	Livemode        bool      `json:"livemode,omitempty"`
 
-	Plan        string    `json:"plan,omitempty"`
-	Provider    string    `json:"provider,omitempty"`
-	Username    string    `json:"username,omitempty"` // PureVPN username or VPNKI tunnel
+	Plan     string `json:"plan,omitempty"`
+	Provider string `json:"provider,omitempty"`
+	Username string `json:"username,omitempty"` // PureVPN username or VPNKI tunnel
+	// Seats: the VPN seats a payment paid for (fact events of purchases and
+	// renewals; 0 where the event does not say); Seat: which seat of its
+	// subscription an account event is about (0: the first, or the only).
+	Seats       int       `json:"seats,omitempty"`
+	Seat        int       `json:"seat,omitempty"`
 	PeriodStart time.Time `json:"period_start,omitzero"`
 	PeriodEnd   time.Time `json:"period_end,omitzero"` // the service period delivered or paid
 	Status      string    `json:"status,omitempty"`    // the account's desired status after this event
