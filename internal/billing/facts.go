@@ -80,7 +80,12 @@ type Fact struct {
 	PaymentIntent   string
 	InvoiceURL      string
 
-	Plan     Plan // zero when the event names no plan (charges, failures)
+	Plan Plan // zero when the event names no plan (charges, failures); the first of Items
+	// Items: the VPN plans the subscription or order holds, with their
+	// seats, in Stripe's order; nil when the event does not say how many
+	// (a checkout whose metadata names the plan, an invoice of prorations
+	// only, charges): then the seats stay as they are.
+	Items    []Item
 	Amount   int64
 	Currency string
 	// PeriodStart, PeriodEnd: the service period this fact paid for.
@@ -118,11 +123,33 @@ var errNoPlan = fmt.Errorf("%w: no plan", ErrUnknownPlan)
 // names no plan), and a price's lookup key (from API version basil on an
 // invoice line names its price by id only).
 type LineItems interface {
-	// SessionPrices returns, per line item of the session, its price's id,
-	// lookup key (if any) and product (if known).
-	SessionPrices(ctx context.Context, sessionID string) ([][]string, error)
+	// SessionPrices returns the session's line items.
+	SessionPrices(ctx context.Context, sessionID string) ([]LineItem, error)
 	// PriceKeys returns the price's id, lookup key (if it has one) and product.
 	PriceKeys(ctx context.Context, priceID string) ([]string, error)
+}
+
+// LineItem is one line of what was bought: its price's keys (id, lookup
+// key if any, product if known) and its quantity (0: not said).
+type LineItem struct {
+	Keys     []string
+	Quantity int64
+}
+
+// Item is one VPN plan bought, and how many seats of it: a subscription
+// item with quantity N gives N accounts.
+type Item struct {
+	Plan  Plan
+	Seats int
+}
+
+// Seats is the number of seats items buy.
+func Seats(items []Item) int {
+	n := 0
+	for _, it := range items {
+		n += it.Seats
+	}
+	return n
 }
 
 // Translator turns Stripe events into facts.
@@ -235,11 +262,11 @@ func (t *Translator) checkout(ctx context.Context, r reader, f *Fact, obj json.R
 		return fmt.Errorf("%w: checkout %s payment_status %q", ErrIgnored, s.ID, s.PaymentStatus)
 	}
 	f.Kind = Purchase
-	plan, err := t.checkoutPlan(ctx, &s)
+	plan, items, err := t.checkoutPlan(ctx, &s)
 	if err != nil {
 		return err
 	}
-	f.Plan = plan
+	f.Plan, f.Items = plan, items
 	if s.PaymentStatus == "no_payment_required" && !f.OneOff && plan.Trial == TrialWait {
 		return fmt.Errorf("%w: checkout %s starts a trial of plan %s, which waits for the first payment", ErrIgnored, s.ID, plan.ID)
 	}
@@ -250,89 +277,101 @@ func (t *Translator) checkout(ctx context.Context, r reader, f *Fact, obj json.R
 	return nil
 }
 
-func (t *Translator) checkoutPlan(ctx context.Context, s *checkoutSession) (Plan, error) {
+// checkoutPlan returns the plan a checkout bought and, when its line
+// items were read, the seats of each plan. A session whose metadata names
+// the plan says no quantity: its items are nil (one seat, or as many as
+// the subscription's invoice says).
+func (t *Translator) checkoutPlan(ctx context.Context, s *checkoutSession) (Plan, []Item, error) {
 	if id := s.Metadata["plan"]; id != "" {
 		p, ok := t.Catalog.ByID(id)
 		if !ok {
-			return Plan{}, fmt.Errorf("%w: checkout metadata plan %q", ErrUnknownPlan, id)
+			return Plan{}, nil, fmt.Errorf("%w: checkout metadata plan %q", ErrUnknownPlan, id)
 		}
-		return p, nil
+		return p, nil, nil
 	}
 	if t.LineItems == nil {
-		return Plan{}, fmt.Errorf("%w: checkout %s has no metadata plan and no Stripe API key is configured to read its line items", ErrUnknownPlan, s.ID)
+		return Plan{}, nil, fmt.Errorf("%w: checkout %s has no metadata plan and no Stripe API key is configured to read its line items", ErrUnknownPlan, s.ID)
 	}
-	prices, err := t.LineItems.SessionPrices(ctx, s.ID)
+	lines, err := t.LineItems.SessionPrices(ctx, s.ID)
 	if err != nil {
-		return Plan{}, fmt.Errorf("list line items of %s: %w", s.ID, err)
+		return Plan{}, nil, fmt.Errorf("list line items of %s: %w", s.ID, err)
 	}
-	return t.planOf(prices)
+	items, err := t.itemsOf(lines)
+	if err != nil {
+		return Plan{}, nil, err
+	}
+	return items[0].Plan, items, nil
 }
 
-// planOf returns the one plan the items buy, each item the keys of one
-// price (its id, lookup key and product). An item no plan lists is
-// another product the shop sells if the catalog names it so, else an
-// unknown price. Without a plan: items that are all other products buy no
-// VPN service (ErrIgnored); an unknown one is an unknown plan (a VPN price
+// itemsOf returns the VPN plans the lines buy, with their seats, in the
+// lines' order (one Item per line). A line no plan lists is another
+// product the shop sells if the catalog names it so, else an unknown
+// price. Without a plan: lines that are all other products buy no VPN
+// service (ErrIgnored); an unknown one is an unknown plan (a VPN price
 // missing from the plans file is never taken for another product).
-func (t *Translator) planOf(items [][]string) (Plan, error) {
-	var found *Plan
+func (t *Translator) itemsOf(lines []LineItem) ([]Item, error) {
+	var items []Item
 	var unknown [][]string
-	for _, keys := range items {
+	for _, l := range lines {
 		var p *Plan
-		for _, k := range keys {
+		for _, k := range l.Keys {
 			if plan, ok := t.Catalog.ByPrice(k); ok {
 				p = &plan
 				break
 			}
 		}
 		switch {
-		case p == nil && !slices.ContainsFunc(keys, t.Catalog.Other):
-			unknown = append(unknown, keys)
-		case p == nil:
-		case found != nil && found.ID != p.ID:
-			return Plan{}, fmt.Errorf("%w: prices buy two plans, %s and %s", ErrUnknownPlan, found.ID, p.ID)
-		default:
-			found = p
+		case p == nil && !slices.ContainsFunc(l.Keys, t.Catalog.Other):
+			unknown = append(unknown, l.Keys)
+		case p != nil:
+			// A quantity Stripe does not state (metered prices) is one seat.
+			items = append(items, Item{Plan: *p, Seats: int(max(l.Quantity, 1))})
 		}
 	}
 	switch {
-	case found != nil:
-		return *found, nil
-	case len(unknown) > 0 || len(items) == 0:
-		return Plan{}, fmt.Errorf("%w for prices %v", errNoPlan, unknown)
+	case len(items) > 0:
+		return items, nil
+	case len(unknown) > 0 || len(lines) == 0:
+		return nil, fmt.Errorf("%w for prices %v", errNoPlan, unknown)
 	default:
-		return Plan{}, fmt.Errorf("%w: it buys only other products than VPN (%v)", ErrIgnored, items)
+		keys := make([][]string, len(lines))
+		for i, l := range lines {
+			keys[i] = l.Keys
+		}
+		return nil, fmt.Errorf("%w: it buys only other products than VPN (%v)", ErrIgnored, keys)
 	}
 }
 
-// pricesPlan returns the one plan the prices buy. A price named by id
-// only (an invoice line from basil on) has no lookup key in the event:
-// when no plan lists the ids, the lookup keys are read from the Stripe API.
-func (t *Translator) pricesPlan(ctx context.Context, r reader, prices []price) (Plan, error) {
-	items := make([][]string, 0, len(prices))
+// linesItems returns the VPN plans the invoice lines buy (one Item per
+// line), and the lines' keys as read. A price named by id only (an invoice
+// line from basil on) has no lookup key in the event: when no plan lists
+// the ids, the lookup keys are read from the Stripe API.
+func (t *Translator) linesItems(ctx context.Context, r reader, lines []invoiceLine) ([]Item, []LineItem, error) {
+	keyed := make([]LineItem, 0, len(lines))
 	bare := false
-	for _, p := range prices {
-		items = append(items, p.keys())
-		bare = bare || (p.ID != "" && !p.Object)
+	for _, l := range lines {
+		keyed = append(keyed, LineItem{Keys: l.price.keys(), Quantity: l.quantity})
+		bare = bare || (l.price.ID != "" && !l.price.Object)
 	}
-	plan, err := t.planOf(items)
+	found, err := t.itemsOf(keyed)
 	if !errors.Is(err, errNoPlan) || !bare {
-		return plan, err
+		return found, keyed, err
 	}
 	if t.LineItems == nil {
-		return Plan{}, fmt.Errorf("%w (api_version %s names an invoice line's price by id only: list the price id in the plans file, or set a Stripe API key to read its lookup key)", err, r.version)
+		return nil, nil, fmt.Errorf("%w (api_version %s names an invoice line's price by id only: list the price id in the plans file, or set a Stripe API key to read its lookup key)", err, r.version)
 	}
-	for i, p := range prices {
-		if p.ID == "" || p.Object {
+	for i, l := range lines {
+		if l.price.ID == "" || l.price.Object {
 			continue
 		}
-		more, err := t.LineItems.PriceKeys(ctx, p.ID)
+		more, err := t.LineItems.PriceKeys(ctx, l.price.ID)
 		if err != nil {
-			return Plan{}, fmt.Errorf("read price %s: %w", p.ID, err)
+			return nil, nil, fmt.Errorf("read price %s: %w", l.price.ID, err)
 		}
-		items[i] = append(items[i], more...)
+		keyed[i].Keys = append(keyed[i].Keys, more...)
 	}
-	return t.planOf(items)
+	found, err = t.itemsOf(keyed)
+	return found, keyed, err
 }
 
 func (t *Translator) invoice(ctx context.Context, r reader, f *Fact, obj json.RawMessage) error {
@@ -348,10 +387,8 @@ func (t *Translator) invoice(ctx context.Context, r reader, f *Fact, obj json.Ra
 	f.Email, f.CustomerName = inv.CustomerEmail, inv.CustomerName
 	f.Currency, f.InvoiceURL = inv.Currency, inv.HostedInvoiceURL
 	f.Customer, f.Charge, f.PaymentIntent = string(inv.Customer), inv.charge, inv.paymentIntent
-	var prices []price
 	var service *invoiceLine // the subscription line of the latest period
 	for i, l := range inv.lines {
-		prices = append(prices, l.price)
 		// The subscription line's period is the service period paid
 		// for; the invoice's own period_* fields are the previous one.
 		if l.subscription && l.period.End > 0 {
@@ -382,9 +419,21 @@ func (t *Translator) invoice(ctx context.Context, r reader, f *Fact, obj json.Ra
 	case service.price.ID == "":
 		return r.malformed("paid invoice", inv.ID, "no %s", service.priceField)
 	}
-	plan, err := t.pricesPlan(ctx, r, prices)
+	items, keyed, err := t.linesItems(ctx, r, inv.lines)
 	if err != nil {
 		return err
+	}
+	plan := items[0].Plan
+	// The seats are the subscription's items as billed for the latest
+	// period; an invoice of prorations only does not say them.
+	var held []LineItem
+	for i, l := range inv.lines {
+		if l.subscription && !l.proration && l.period.End == service.period.End {
+			held = append(held, keyed[i])
+		}
+	}
+	if f.Items, _ = t.itemsOf(held); len(f.Items) > 0 {
+		plan = f.Items[0].Plan
 	}
 	f.Plan = plan
 	if inv.BillingReason == "subscription_create" {
@@ -427,17 +476,17 @@ func (t *Translator) subscription(r reader, f *Fact, obj json.RawMessage) error 
 		return nil
 	}
 	f.Kind = SubscriptionState
-	var items [][]string
+	var lines []LineItem
 	for _, it := range s.Items.Data {
 		if it != nil {
-			items = append(items, it.Price.keys())
+			lines = append(lines, LineItem{Keys: it.Price.keys(), Quantity: it.Quantity})
 		}
 	}
-	plan, err := t.planOf(items)
+	items, err := t.itemsOf(lines)
 	if err != nil {
 		return err
 	}
-	f.Plan = plan
+	f.Plan, f.Items = items[0].Plan, items
 	return nil
 }
 

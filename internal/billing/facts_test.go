@@ -48,16 +48,23 @@ func plan(t testing.TB, id string) Plan {
 	return p
 }
 
+// seat is one seat of plan p, as an event that states its items says.
+func seat(p Plan) []Item { return []Item{{Plan: p, Seats: 1}} }
+
 // sessionPrices is a LineItems answering from a map of session id → line
-// items (each its price's keys); it knows no price by id.
+// items (each its price's keys, quantity not said); it knows no price by id.
 type sessionPrices map[string][][]string
 
-func (s sessionPrices) SessionPrices(_ context.Context, sessionID string) ([][]string, error) {
+func (s sessionPrices) SessionPrices(_ context.Context, sessionID string) ([]LineItem, error) {
 	p, ok := s[sessionID]
 	if !ok {
 		return nil, fmt.Errorf("no such checkout session: %s", sessionID)
 	}
-	return p, nil
+	lines := make([]LineItem, len(p))
+	for i, keys := range p {
+		lines[i] = LineItem{Keys: keys}
+	}
+	return lines, nil
 }
 
 func (s sessionPrices) PriceKeys(_ context.Context, priceID string) ([]string, error) {
@@ -69,7 +76,7 @@ var errStripeDown = errors.New("stripe API: 503 Service Unavailable")
 // failingLineItems is a LineItems whose Stripe API is down.
 type failingLineItems struct{}
 
-func (failingLineItems) SessionPrices(context.Context, string) ([][]string, error) {
+func (failingLineItems) SessionPrices(context.Context, string) ([]LineItem, error) {
 	return nil, errStripeDown
 }
 
@@ -212,19 +219,20 @@ func TestTranslate(t *testing.T) {
 			lineItems: sessionPrices{"cs_once": {{"price_1OPougJN5vQBdWEx6kfkXDIL", "std_monthly"}}},
 			want: Fact{
 				Kind: Purchase, Key: "cs_once", OneOff: true, CheckoutSession: "cs_once", PaymentIntent: "pi_" + anyID,
-				Customer: "cus_ada", Email: "ada@example.com", Plan: std, Amount: 4999, Currency: "usd",
+				Customer: "cus_ada", Email: "ada@example.com", Plan: std, Items: seat(std), Amount: 4999, Currency: "usd",
 				PeriodStart: created, PeriodEnd: created.AddDate(0, 0, 30),
 			},
 		},
 		{
-			name:      "checkout without plan, line items of two plans",
+			name:      "checkout without plan, line items of two plans: a seat of each",
 			payload:   stripetest.CheckoutCompleted("evt_1", created, noPlan),
 			lineItems: sessionPrices{"cs_once": {{"price_std"}, {"price_tunnel"}}},
 			want: Fact{
 				Kind: Purchase, Key: "cs_once", OneOff: true, CheckoutSession: "cs_once", PaymentIntent: "pi_" + anyID,
-				Customer: "cus_ada", Email: "ada@example.com", Amount: 4999, Currency: "usd",
+				Customer: "cus_ada", Email: "ada@example.com", Plan: std, Amount: 4999, Currency: "usd",
+				Items:       []Item{{Plan: std, Seats: 1}, {Plan: plan(t, "tunnel-90"), Seats: 1}},
+				PeriodStart: created, PeriodEnd: created.AddDate(0, 0, 30),
 			},
-			wantErr: ErrUnknownPlan,
 		},
 		{
 			name:      "checkout without plan, Stripe API down (retryable)",
@@ -260,25 +268,25 @@ func TestTranslate(t *testing.T) {
 		{
 			name:    "invoice.paid subscription_create",
 			payload: stripetest.InvoicePaid("evt_1", created, inv),
-			want:    withFact(invFact, func(f *Fact) { f.Kind, f.Plan = Purchase, std }),
+			want:    withFact(invFact, func(f *Fact) { f.Kind, f.Plan, f.Items = Purchase, std, seat(std) }),
 		},
 		{
 			name:    "invoice.paid subscription_cycle: the line's period, not the invoice's",
 			payload: stripetest.InvoicePaid("evt_1", created, cycle),
 			want: withFact(invFact, func(f *Fact) {
-				f.Kind, f.Plan, f.Invoice = Renewal, std, "in_2"
+				f.Kind, f.Plan, f.Invoice, f.Items = Renewal, std, "in_2", seat(std)
 				f.PeriodStart, f.PeriodEnd = end, end.AddDate(0, 1, 0)
 			}),
 		},
 		{
 			name:    "invoice.paid subscription_update",
 			payload: stripetest.InvoicePaid("evt_1", created, with(inv, func(i *stripetest.Invoice) { i.BillingReason, i.Price = "subscription_update", "price_hbw_year" })),
-			want:    withFact(invFact, func(f *Fact) { f.Kind, f.Plan = Renewal, hbw }),
+			want:    withFact(invFact, func(f *Fact) { f.Kind, f.Plan, f.Items = Renewal, hbw, seat(hbw) }),
 		},
 		{
 			name:    "invoice.paid by lookup key",
 			payload: stripetest.InvoicePaid("evt_1", created, with(inv, func(i *stripetest.Invoice) { i.Price, i.LookupKey = "price_new_in_dashboard", "std_monthly" })),
-			want:    withFact(invFact, func(f *Fact) { f.Kind, f.Plan = Purchase, std }),
+			want:    withFact(invFact, func(f *Fact) { f.Kind, f.Plan, f.Items = Purchase, std, seat(std) }),
 		},
 		{
 			name:    "invoice.paid price unknown",
@@ -313,7 +321,7 @@ func TestTranslate(t *testing.T) {
 			payload: stripetest.SubscriptionUpdated("evt_1", created, sub),
 			want: Fact{
 				Kind: SubscriptionState, Key: "sub_1", Subscription: "sub_1", Customer: "cus_ada", Plan: tunnel,
-				SubStatus: "past_due", CancelAtPeriodEnd: true, CurrentPeriodEnd: end,
+				Items: seat(tunnel), SubStatus: "past_due", CancelAtPeriodEnd: true, CurrentPeriodEnd: end,
 			},
 		},
 		{
@@ -324,7 +332,7 @@ func TestTranslate(t *testing.T) {
 			}),
 			want: Fact{
 				Kind: SubscriptionState, Key: "sub_1", Subscription: "sub_1", Customer: "cus_ada", Plan: std,
-				SubStatus: "active", CurrentPeriodEnd: end,
+				Items: seat(std), SubStatus: "active", CurrentPeriodEnd: end,
 			},
 		},
 		{

@@ -38,16 +38,16 @@ func NewStripeLineItems(apiKey, baseURL string) (*StripeLineItems, error) {
 	return &StripeLineItems{sessions: session.Client{B: backend, Key: apiKey}, prices: stripeprice.Client{B: backend, Key: apiKey}}, nil
 }
 
-// SessionPrices returns, per line item of the session, its price's id,
-// lookup key and product.
-func (s *StripeLineItems) SessionPrices(ctx context.Context, sessionID string) ([][]string, error) {
+// SessionPrices returns the session's line items: each its price's id,
+// lookup key and product, and its quantity.
+func (s *StripeLineItems) SessionPrices(ctx context.Context, sessionID string) ([]LineItem, error) {
 	params := &stripe.CheckoutSessionListLineItemsParams{Session: stripe.String(sessionID)}
 	params.Context = ctx
 	it := s.sessions.ListLineItems(params)
-	var prices [][]string
+	var prices []LineItem
 	for it.Next() {
 		li := it.LineItem()
-		prices = append(prices, priceKeys(li.Price))
+		prices = append(prices, LineItem{Keys: priceKeys(li.Price), Quantity: li.Quantity})
 	}
 	if err := it.Err(); err != nil {
 		return nil, stripeError("list line items of "+sessionID, err)

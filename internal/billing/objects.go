@@ -148,6 +148,8 @@ type invoiceLine struct {
 	price        price  // zero when the line names none
 	priceField   string // where the version keeps the price, for errors
 	period       period
+	quantity     int64
+	proration    bool
 }
 
 // readInvoice reads an invoice of r's version.
@@ -167,9 +169,11 @@ func (r reader) readInvoice(obj json.RawMessage) (invoice, error) {
 		Charge        ref `json:"charge"`
 		PaymentIntent ref `json:"payment_intent"`
 		Lines         list[struct {
-			Type   string `json:"type"`
-			Price  price  `json:"price"`
-			Period period `json:"period"`
+			Type      string `json:"type"`
+			Price     price  `json:"price"`
+			Period    period `json:"period"`
+			Quantity  int64  `json:"quantity"`
+			Proration bool   `json:"proration"`
 		}] `json:"lines"`
 	}
 	if err := r.decode(obj, &old, "invoice "+inv.ID); err != nil {
@@ -182,7 +186,7 @@ func (r reader) readInvoice(obj json.RawMessage) (invoice, error) {
 	for i, l := range old.Lines.Data {
 		if l != nil {
 			inv.lines = append(inv.lines, invoiceLine{subscription: l.Type == "subscription", price: l.Price,
-				priceField: fmt.Sprintf("lines.data[%d].price", i), period: l.Period})
+				priceField: fmt.Sprintf("lines.data[%d].price", i), period: l.Period, quantity: l.Quantity, proration: l.Proration})
 		}
 	}
 	return inv, nil
@@ -201,9 +205,13 @@ func (r reader) readInvoiceBasil(obj json.RawMessage, inv *invoice) error {
 		} `json:"parent"`
 		Lines list[struct {
 			Parent *struct {
-				Type string `json:"type"`
+				Type                   string `json:"type"`
+				SubscriptionItemDetail *struct {
+					Proration bool `json:"proration"`
+				} `json:"subscription_item_details"`
 			} `json:"parent"`
-			Pricing *struct {
+			Quantity int64 `json:"quantity"`
+			Pricing  *struct {
 				PriceDetails *struct {
 					Price   price `json:"price"`
 					Product ref   `json:"product"`
@@ -235,7 +243,10 @@ func (r reader) readInvoiceBasil(obj json.RawMessage, inv *invoice) error {
 			continue
 		}
 		line := invoiceLine{subscription: l.Parent != nil && l.Parent.Type == "subscription_item_details",
-			priceField: fmt.Sprintf("lines.data[%d].pricing.price_details.price", i), period: l.Period}
+			priceField: fmt.Sprintf("lines.data[%d].pricing.price_details.price", i), period: l.Period, quantity: l.Quantity}
+		if line.subscription && l.Parent.SubscriptionItemDetail != nil {
+			line.proration = l.Parent.SubscriptionItemDetail.Proration
+		}
 		if l.Pricing != nil && l.Pricing.PriceDetails != nil {
 			line.price = l.Pricing.PriceDetails.Price
 			if line.price.Product == "" {
@@ -267,7 +278,8 @@ type subscription struct {
 	CancelAtPeriodEnd bool   `json:"cancel_at_period_end"`
 	TrialEnd          int64  `json:"trial_end"` // every version; 0: no trial
 	Items             list[struct {
-		Price price `json:"price"`
+		Price    price `json:"price"`
+		Quantity int64 `json:"quantity"`
 	}] `json:"items"`
 
 	currentPeriodEnd int64 // 0 when the version's field is missing

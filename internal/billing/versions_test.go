@@ -109,13 +109,14 @@ func TestTranslateVersions(t *testing.T) {
 			{
 				name:    "invoice.paid subscription_create",
 				payload: stripetest.InvoicePaid("evt_1", created, inv),
-				want:    editFact(invFact, func(f *Fact) { f.Kind, f.Plan = Purchase, std }),
+				want:    editFact(invFact, func(f *Fact) { f.Kind, f.Plan, f.Items = Purchase, std, []Item{{Plan: std, Seats: 1}} }),
 			},
 			{
 				name:    "invoice.paid subscription_cycle: the line's period",
 				payload: stripetest.InvoicePaid("evt_1", created, cycle),
 				want: editFact(invFact, func(f *Fact) {
 					f.Kind, f.Plan, f.Invoice = Renewal, std, "in_2"
+					f.Items = []Item{{Plan: std, Seats: 1}}
 					f.PeriodStart, f.PeriodEnd = end, end.AddDate(0, 1, 0)
 				}),
 			},
@@ -132,7 +133,7 @@ func TestTranslateVersions(t *testing.T) {
 				payload: stripetest.SubscriptionUpdated("evt_1", created, state),
 				want: Fact{
 					Kind: SubscriptionState, Key: "sub_1", Subscription: "sub_1", Customer: "cus_ada", Plan: tunnel,
-					SubStatus: "past_due", CancelAtPeriodEnd: true, CurrentPeriodEnd: end,
+					Items: []Item{{Plan: tunnel, Seats: 1}}, SubStatus: "past_due", CancelAtPeriodEnd: true, CurrentPeriodEnd: end,
 				},
 			},
 			{
@@ -402,7 +403,7 @@ func TestTranslateBasilShapes(t *testing.T) {
 	}
 	renewal := Fact{
 		Kind: Renewal, Key: "sub_1", Subscription: "sub_1", Invoice: "in_1", Customer: "cus_ada", Plan: std,
-		Amount: 999, Currency: "eur", PeriodStart: start, PeriodEnd: end,
+		Items: []Item{{Plan: std, Seats: 1}}, Amount: 999, Currency: "eur", PeriodStart: start, PeriodEnd: end,
 	}
 
 	tests := []struct {
@@ -425,7 +426,7 @@ func TestTranslateBasilShapes(t *testing.T) {
 		{
 			name:    "the line's price by id only, not in the catalog, no Stripe API to read its lookup key",
 			payload: invoice(editInvoice(sub, func(i *stripetest.Invoice) { i.Price, i.LookupKey = "price_new", "std_monthly" }), nil),
-			want:    editFact(renewal, func(f *Fact) { f.Kind, f.Plan = "", Plan{} }),
+			want:    editFact(renewal, func(f *Fact) { f.Kind, f.Plan, f.Items = "", Plan{}, nil }),
 			wantErr: ErrUnknownPlan,
 			errSays: "api_version 2025-07-30.basil names an invoice line's price by id only",
 		},
@@ -433,7 +434,7 @@ func TestTranslateBasilShapes(t *testing.T) {
 			name:      "the line's price by id only, the Stripe API down: retried",
 			payload:   invoice(editInvoice(sub, func(i *stripetest.Invoice) { i.Price = "price_new" }), nil),
 			lineItems: failingLineItems{},
-			want:      editFact(renewal, func(f *Fact) { f.Kind, f.Plan = "", Plan{} }),
+			want:      editFact(renewal, func(f *Fact) { f.Kind, f.Plan, f.Items = "", Plan{}, nil }),
 			wantErr:   errStripeDown,
 		},
 		{

@@ -1,6 +1,9 @@
 package stripetest
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Invoice describes an invoice with one line: a line of a subscription item
 // for the subscription's price when Subscription is set, else one of an
@@ -23,6 +26,10 @@ type Invoice struct {
 	// (pricing.price_details.price), as Stripe sends it in webhooks.
 	Price     string
 	LookupKey string // the price's lookup_key; empty: none. Up to acacia only.
+	// Quantity: the line's quantity (seats); default 1. Proration: the
+	// line is a proration (of a mid-period change), not the period's charge.
+	Quantity  int64
+	Proration bool
 	// PeriodStart, PeriodEnd: the service period of the subscription line.
 	// Default Created and one month after PeriodStart. The invoice's own
 	// period_start/period_end are, as at Stripe, the period before it (for a
@@ -130,14 +137,18 @@ func InvoiceObject(i Invoice) map[string]any {
 	child(line, "period")["start"] = i.PeriodStart.Unix()
 	child(line, "period")["end"] = i.PeriodEnd.Unix()
 	line["subscription"] = nilIfEmpty(i.Subscription)
+	line["quantity"] = max(i.Quantity, 1)
 	line["description"] = "VPN"
 	if i.Subscription != "" {
-		line["description"] = "1 × VPN subscription"
+		line["description"] = fmt.Sprintf("%d × VPN subscription", max(i.Quantity, 1))
 	}
 	price := priceObject(i.Version, i.Price, i.LookupKey, i.Currency, i.AmountDue, i.Subscription != "", i.Created)
 	if basil {
 		line["invoice"] = i.ID
 		line["parent"] = lineParent(i.Subscription)
+		if d, ok := line["parent"].(map[string]any)["subscription_item_details"].(map[string]any); ok {
+			d["proration"] = i.Proration
+		}
 		line["pricing"] = map[string]any{
 			"type":                "price_details",
 			"price_details":       map[string]any{"price": i.Price, "product": price["product"]},
@@ -151,6 +162,7 @@ func InvoiceObject(i Invoice) map[string]any {
 	line["amount_excluding_tax"] = i.AmountDue
 	line["unit_amount_excluding_tax"] = decimal(i.AmountDue)
 	line["price"] = price
+	line["proration"] = i.Proration
 	if i.Subscription != "" {
 		line["type"] = "subscription"
 		line["subscription_item"] = ID("si")

@@ -12,6 +12,7 @@ type Subscription struct {
 	Status            string
 	Price             string // the item's price id; default a new price_ id
 	LookupKey         string // the price's lookup_key; empty: none
+	Quantity          int64  // the item's quantity (seats); default 1
 	CancelAtPeriodEnd bool
 	// CurrentPeriodStart, CurrentPeriodEnd: default Created and one month
 	// after CurrentPeriodStart. On the subscription up to acacia, on its
@@ -95,6 +96,7 @@ func SubscriptionObject(s Subscription) map[string]any {
 	item["subscription"] = s.ID
 	item["created"] = created
 	item["billing_thresholds"] = nil
+	item["quantity"] = max(s.Quantity, 1)
 	amount := int64(0)
 	if p, ok := item["price"].(map[string]any); ok {
 		if a, ok := p["unit_amount"].(float64); ok {
