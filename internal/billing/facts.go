@@ -143,6 +143,10 @@ type Item struct {
 	Seats int
 }
 
+// MaxSeats bounds the seats of one subscription or order: more is
+// dead-lettered for an operator to look at, not provisioned in part.
+const MaxSeats = 1000
+
 // Seats is the number of seats items buy.
 func Seats(items []Item) int {
 	n := 0
@@ -329,6 +333,8 @@ func (t *Translator) itemsOf(lines []LineItem) ([]Item, error) {
 		}
 	}
 	switch {
+	case Seats(items) > MaxSeats:
+		return nil, fmt.Errorf("%w: %d seats, more than vpnbill provisions for one order (%d)", ErrUnknownPlan, Seats(items), MaxSeats)
 	case len(items) > 0:
 		return items, nil
 	case len(unknown) > 0 || len(lines) == 0:

@@ -207,7 +207,7 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 			return fmt.Errorf("index customer %s: %w", f.Customer, err)
 		}
 	}
-	_, _, err := s.store.Update(ctx, f.Key, func(r *Record) error {
+	r, _, err := s.store.Update(ctx, f.Key, func(r *Record) error {
 		if r.applied(f.EventID) {
 			return errNoChange
 		}
@@ -217,7 +217,17 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 	if err != nil {
 		return err
 	}
-	return s.Reconcile(ctx, f.Key)
+	// Every further seat follows the record; copying is idempotent, so a
+	// redelivery after a crash here finishes it.
+	seats, err := s.propagateSeats(ctx, r)
+	if err != nil {
+		return err
+	}
+	errs := []error{s.Reconcile(ctx, f.Key)}
+	for _, key := range seats {
+		errs = append(errs, s.Reconcile(ctx, key))
+	}
+	return errors.Join(errs...)
 }
 
 // applyToCustomer applies a fact about a customer to every account record

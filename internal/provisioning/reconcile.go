@@ -556,8 +556,21 @@ func transitionEmail(r *Record, enabled bool) PendingEmail {
 		InvoiceURL: r.Desired.PayURL}
 }
 
+// seatRemoved is notify's kind of the email of a removed seat.
+// TODO(seats): notify.SeatRemoved once notify has it (in progress).
+const seatRemoved = notify.Kind("seat_removed")
+
 // owe adds an email to the record's mail unless it was sent or is pending.
+// The first record of a subscription tells the customer of its status; a
+// further seat tells only of its own credentials (in emails owed with a
+// generation) and of its removal.
 func (s *Service) owe(r *Record, m PendingEmail) {
+	if r.Desired.Seat > 1 && m.Gen == 0 {
+		if !r.Desired.SeatRemoved || m.Kind != notify.Canceled {
+			return
+		}
+		m = PendingEmail{ID: string(seatRemoved), Kind: seatRemoved}
+	}
 	if r.Desired.Email == "" || r.hasEmail(m.ID) || r.owes(m.ID) {
 		return
 	}

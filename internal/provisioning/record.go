@@ -141,6 +141,20 @@ type Desired struct {
 	Checkout     string    `json:"checkout_session,omitempty"`
 	OneOff       bool      `json:"one_off,omitempty"`
 	Livemode     bool      `json:"livemode,omitempty"`
+	// Version counts the facts folded into the record: a further seat's
+	// copy of the desired state is replaced only by a newer one.
+	Version int `json:"version,omitempty"`
+	// Seats: the seats beyond the first (see seats.go), as the newest fact
+	// that states the items says (SeatsAsOf); SeatCount: the seats paid
+	// for now, the first included (0: one, as before seats were kept).
+	Seats     []Seat    `json:"seats,omitempty"`
+	SeatsAsOf time.Time `json:"seats_as_of,omitzero"`
+	SeatCount int       `json:"seat_count,omitempty"`
+	// Seat, SeatOf: in a further seat's record, its number (2 and up) and
+	// the first record's key; SeatRemoved: the seat is no longer paid for.
+	Seat        int    `json:"seat,omitempty"`
+	SeatOf      string `json:"seat_of,omitempty"`
+	SeatRemoved bool   `json:"seat_removed,omitempty"`
 }
 
 // RetiredAccount is an account replaced by a plan change, still to delete.
@@ -298,6 +312,9 @@ func (r *Record) audit(a events.Audit) {
 	if a.Status == "" {
 		a.Status = string(r.Desired.Status)
 	}
+	if a.Seat == 0 {
+		a.Seat = r.Desired.Seat
+	}
 	if a.Time.IsZero() {
 		a.Time = time.Now().UTC()
 	}
@@ -324,6 +341,7 @@ func factAudit(kind events.AuditKind, f billing.Fact, reason string) events.Audi
 		Plan:            f.Plan.ID,
 		PeriodStart:     f.PeriodStart,
 		PeriodEnd:       f.PeriodEnd,
+		Seats:           billing.Seats(f.Items),
 		Reason:          reason,
 	}
 }
@@ -340,6 +358,7 @@ type policy struct{ grace, deleteAfter time.Duration }
 func fold(r *Record, f billing.Fact, pol policy) {
 	r.markApplied(f.EventID)
 	d := &r.Desired
+	d.Version++
 	fillIdentity(d, f)
 	c := f.Created
 	setPlan := func() {
@@ -350,6 +369,7 @@ func fold(r *Record, f billing.Fact, pol policy) {
 	switch f.Kind {
 	case billing.Purchase, billing.Renewal:
 		setPlan()
+		setSeats(d, f, pol)
 		d.Purchased = true
 		if id := f.Invoice; id != "" || f.OneOff {
 			if f.OneOff {
@@ -409,6 +429,7 @@ func fold(r *Record, f billing.Fact, pol policy) {
 			endingNotice(r)
 		}
 		setPlan()
+		setSeats(d, f, pol)
 		if !c.Before(d.SubStatusAsOf) {
 			d.SubStatus, d.SubStatusAsOf = f.SubStatus, c
 		}
