@@ -65,6 +65,13 @@ func (o *Ops) Resend(ctx context.Context, key string) error {
 type Account struct {
 	Key     string    `json:"key"`
 	Created time.Time `json:"created"`
+	// Seat: which seat of its subscription or order this record is (1:
+	// the first, whose key is the subscription's); Seats: how many are
+	// paid for now; SeatOf: the first seat's key, for a further seat.
+	Seat    int    `json:"seat"`
+	Seats   int    `json:"seats"`
+	SeatOf  string `json:"seat_of,omitempty"`
+	Removed bool   `json:"seat_removed,omitempty"`
 	Desired struct {
 		Status       string    `json:"status"`
 		Plan         string    `json:"plan"`
@@ -112,6 +119,7 @@ func accountOf(r *provisioning.Record) Account {
 	var a Account
 	a.Key, a.Created = r.Key, r.Created
 	d := r.Desired
+	a.Seat, a.Seats, a.SeatOf, a.Removed = max(d.Seat, 1), max(d.SeatCount, 1), d.SeatOf, d.SeatRemoved
 	a.Desired.Status, a.Desired.Plan, a.Desired.Provider = string(d.Status), d.Plan.ID, d.Plan.Provider
 	a.Desired.PaidThrough, a.Desired.SuspendAt, a.Desired.DeleteAt, a.Desired.CancelAt = d.PaidThrough, d.SuspendAt, d.DeleteAt, d.CancelAt
 	a.Desired.Email, a.Desired.Customer, a.Desired.Subscription, a.Desired.Checkout = d.Email, d.Customer, d.Subscription, d.Checkout
@@ -136,8 +144,9 @@ func accountOf(r *provisioning.Record) Account {
 }
 
 // Accounts finds the records of a subscription id, checkout session id
-// (the record key, or the checkout of a subscription's record) or customer
-// email (case-insensitive).
+// (the record key, or the checkout of a subscription's record), record key
+// (a seat's) or customer email (case-insensitive). A subscription's or
+// order's further seats come after its first, each its own record.
 func (o *Ops) Accounts(ctx context.Context, query string) ([]Account, error) {
 	st, err := o.store(ctx)
 	if err != nil {
@@ -146,7 +155,18 @@ func (o *Ops) Accounts(ctx context.Context, query string) ([]Account, error) {
 	if !strings.Contains(query, "@") {
 		r, _, err := st.Get(ctx, query)
 		if err == nil {
-			return []Account{accountOf(r)}, nil
+			out := []Account{accountOf(r)}
+			for _, key := range r.SeatKeys() {
+				seat, _, err := st.Get(ctx, key)
+				if errors.Is(err, provisioning.ErrNotFound) {
+					continue // not yet written: the worker writes it next
+				}
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, accountOf(seat))
+			}
+			return out, nil
 		}
 		if !errors.Is(err, provisioning.ErrNotFound) {
 			return nil, err
@@ -166,7 +186,12 @@ func (o *Ops) Accounts(ctx context.Context, query string) ([]Account, error) {
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: %w", query, provisioning.ErrNotFound)
 	}
-	slices.SortFunc(out, func(a, b Account) int { return a.Created.Compare(b.Created) })
+	slices.SortFunc(out, func(a, b Account) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return a.Seat - b.Seat
+	})
 	return out, nil
 }
 
