@@ -36,6 +36,11 @@ const (
 	Disputed Kind = "disputed"
 	// DisputeClosed: a dispute of the payment ended; DisputeWon says how.
 	DisputeClosed Kind = "dispute_closed"
+	// RefundReverted: a refund of the payment failed or was canceled
+	// (charge.refund.updated): its Amount is no longer refunded. Refund
+	// and RefundCreated name it; Stripe lowers the charge's amount_refunded
+	// but sends no new charge.refunded.
+	RefundReverted Kind = "refund_reverted"
 	// TrialEnding: the subscription's trial ends at TrialEnd (Stripe says
 	// so three days before); the customer is reminded.
 	TrialEnding Kind = "trial_ending"
@@ -100,6 +105,9 @@ type Fact struct {
 
 	// Refunded facts: the charge is refunded in full (Stripe's "refunded").
 	FullRefund bool
+	// RefundReverted facts: the refund's id and when it was made.
+	Refund        string
+	RefundCreated time.Time
 	// DisputeClosed facts: the merchant won (or the funds were reinstated).
 	DisputeWon        bool
 	CancelAtPeriodEnd bool
@@ -212,6 +220,8 @@ func (t *Translator) Translate(ctx context.Context, payload []byte) (Fact, error
 		err = r.charge(&f, obj)
 	case EventChargeDisputeCreated, EventDisputeClosed, EventDisputeFundsReinstated:
 		err = r.dispute(&f, obj)
+	case EventChargeRefundUpdated:
+		err = r.refund(&f, obj)
 	default:
 		err = fmt.Errorf("%w: handled event type %s has no translation", ErrMalformed, env.Type)
 	}

@@ -45,6 +45,7 @@ func builderEvents(at time.Time, v string) []builtEvent {
 	dp := stripetest.Dispute{ID: "dp_f", Charge: "ch_f", PaymentIntent: "pi_f", Amount: 999, Currency: "eur", Created: at, Version: v}
 	lost := dp
 	lost.Status = "lost"
+	re := stripetest.Refund{ID: "re_f", Charge: "ch_f", PaymentIntent: "pi_f", Customer: "cus_f", Amount: 999, Currency: "eur", Created: at, Status: "failed", Version: v}
 	pay := stripetest.InvoicePayment{ID: "inpay_f", Invoice: "in_f", PaymentIntent: "pi_f", Amount: 999, Currency: "eur", Created: at, Version: v}
 	return []builtEvent{
 		{EventCheckoutCompleted, stripetest.CheckoutCompleted("evt_f1", at, co)},
@@ -64,6 +65,7 @@ func builderEvents(at time.Time, v string) []builtEvent {
 		{EventCustomerDeleted, stripetest.CustomerDeleted("evt_f15", at, cus)},
 		{EventDisputeClosed, stripetest.DisputeClosed("evt_f16", at, lost)},
 		{EventDisputeFundsReinstated, stripetest.DisputeFundsReinstated("evt_f17", at, dp)},
+		{EventChargeRefundUpdated, stripetest.ChargeRefundUpdated("evt_f18", at, re)},
 	}
 }
 
@@ -81,6 +83,7 @@ func addSeeds(f *testing.F) {
 	f.Add([]byte(`{"id":"evt_1","type":"checkout.session.completed","created":9223372036854775807,"api_version":"2024-09-30.acacia","data":{"object":{"id":"cs_1","mode":"payment","payment_status":"paid","metadata":{"plan":"hbw-yearly"}}}}`))
 	f.Add([]byte(`{"id":"evt_1","type":"charge.dispute.created","created":1,"api_version":"2023-10-16","data":{"object":{"charge":{"id":"ch_1"}}}}`))
 	f.Add([]byte(`{"id":"evt_1","type":"charge.refunded","created":1,"api_version":"2025-03-31.basil","data":{"object":{"id":"ch_1","refunded":true,"invoice":"in_1"}}}`))
+	f.Add([]byte(`{"id":"evt_1","type":"charge.refund.updated","created":1,"api_version":"2026-03-25.dahlia","data":{"object":{"id":"re_1","status":"canceled","amount":-5,"charge":{"id":"ch_1"},"payment_intent":null}}}`))
 	f.Add([]byte(`{"id":"evt_1","type":"invoice_payment.paid","created":1,"api_version":"2025-03-31.basil","data":{"object":{"id":"inpay_1","invoice":{"id":"in_1"},"payment":{"type":"charge","charge":{"id":"ch_1"}}}}}`))
 	f.Add([]byte(`{"id":"evt_1","type":"invoice.paid","created":1,"api_version":"2019-01-01","data":{"object":{"id":"in_1"}}}`))
 	f.Add([]byte(`{"id":"evt_1","type":"invoice.paid","created":1,"api_version":"2027-03-31.e","data":{"object":{"id":"in_1"}}}`))
@@ -149,6 +152,11 @@ func FuzzTranslate(f *testing.F) {
 		case Refunded, Disputed, DisputeClosed:
 			if fact.Charge == "" {
 				t.Fatalf("%s fact without charge: %+v", fact.Kind, fact)
+			}
+		case RefundReverted:
+			// It gives back an amount of one refund of a payment it names.
+			if fact.Key != "" || fact.Refund == "" || fact.Amount <= 0 || (fact.Charge == "" && fact.PaymentIntent == "") {
+				t.Fatalf("%s fact without refund, amount or payment: %+v", fact.Kind, fact)
 			}
 		case PaymentLinked:
 			// It links a payment to an invoice: both must be named.

@@ -39,6 +39,13 @@ func TestTranslateVersions(t *testing.T) {
 			}
 			return id
 		}
+		// onlyFrom is id in version first and later ones, "" before.
+		onlyFrom := func(first, id string) string {
+			if v < first {
+				return ""
+			}
+			return id
+		}
 		sub := stripetest.Checkout{
 			ID: "cs_sub", Subscription: "sub_1", Customer: "cus_ada", Email: "ada@example.com", Name: "Ada Lovelace",
 			Plan: "std-monthly", Paid: true, Amount: 999, Currency: "eur", Version: v,
@@ -149,6 +156,15 @@ func TestTranslateVersions(t *testing.T) {
 					ID: "ch_1", Customer: "cus_ada", Invoice: "in_1", PaymentIntent: "pi_1", Amount: 999, AmountRefunded: 999, Currency: "eur", Version: v,
 				}),
 				want: Fact{Kind: Refunded, FullRefund: true, Charge: "ch_1", Customer: "cus_ada", Invoice: onlyBefore("in_1"), PaymentIntent: "pi_1", Amount: 999, Currency: "eur"},
+			},
+			{
+				name: "charge.refund.updated failed",
+				payload: stripetest.ChargeRefundUpdated("evt_1", created, stripetest.Refund{
+					ID: "re_1", Charge: "ch_1", PaymentIntent: "pi_1", Customer: "cus_ada", Amount: 999, Currency: "eur",
+					Created: created.Add(-time.Hour), Status: "failed", Version: v,
+				}),
+				want: Fact{Kind: RefundReverted, Refund: "re_1", RefundCreated: created.Add(-time.Hour), Charge: "ch_1", PaymentIntent: "pi_1",
+					Customer: onlyFrom(dahliaDate, "cus_ada"), Amount: 999, Currency: "eur"},
 			},
 			{
 				name: "charge.dispute.created",

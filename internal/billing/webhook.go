@@ -179,6 +179,9 @@ const (
 	// EventDisputeFundsReinstated: the disputed funds came back to the
 	// merchant: as good as won.
 	EventDisputeFundsReinstated = "charge.dispute.funds_reinstated"
+	// EventChargeRefundUpdated: a refund changed; one that failed or was
+	// canceled no longer takes its amount back.
+	EventChargeRefundUpdated = "charge.refund.updated"
 )
 
 // HandledTypes lists, in a stable order, the event types the Stripe endpoint
@@ -200,6 +203,7 @@ var HandledTypes = []string{
 	EventCustomerDeleted,
 	EventDisputeClosed,
 	EventDisputeFundsReinstated,
+	EventChargeRefundUpdated,
 }
 
 // Handled reports whether vpnbill acts on events of type t.

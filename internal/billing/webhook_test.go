@@ -239,13 +239,13 @@ func TestHandledTypes(t *testing.T) {
 			t.Errorf("Handled(%q) = false", typ)
 		}
 	}
-	for _, typ := range []string{EventInvoicePaymentPaid, EventInvoicePaymentActionRequired, EventSubscriptionTrialWillEnd, EventCustomerUpdated, EventCustomerDeleted, EventDisputeClosed, EventDisputeFundsReinstated} {
+	for _, typ := range []string{EventInvoicePaymentPaid, EventInvoicePaymentActionRequired, EventSubscriptionTrialWillEnd, EventCustomerUpdated, EventCustomerDeleted, EventDisputeClosed, EventDisputeFundsReinstated, EventChargeRefundUpdated} {
 		if !seen[typ] {
 			t.Errorf("%s is not handled", typ)
 		}
 	}
-	if len(seen) != 16 {
-		t.Errorf("%d handled types, want 16", len(seen))
+	if len(seen) != 17 {
+		t.Errorf("%d handled types, want 17", len(seen))
 	}
 	for _, typ := range []string{"customer.created", "invoice.created", "checkout.session.expired", "", "invoice.paid "} {
 		if Handled(typ) {

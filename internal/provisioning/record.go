@@ -447,7 +447,7 @@ func fold(r *Record, f billing.Fact, pol policy) {
 		d.payment(f.Invoice).link(f)
 	case billing.Canceled:
 		final(d, StatusCanceled, f, pol)
-	case billing.Refunded, billing.Disputed, billing.DisputeClosed:
+	case billing.Refunded, billing.RefundReverted, billing.Disputed, billing.DisputeClosed:
 		takeBack(d, f, pol)
 	}
 	derive(d, f, pol)

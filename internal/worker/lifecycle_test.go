@@ -207,6 +207,15 @@ func refund(r *run, at time.Time, n int, refunded int64, full bool) billing.Fact
 	})
 }
 
+// refundFailed is charge.refund.updated of the refund (made at made) of
+// the charge of the run's invoice n: it failed at at.
+func refundFailed(r *run, at time.Time, n int, made time.Time, amount int64) billing.Fact {
+	return r.fact(billing.RefundReverted, at, func(f *billing.Fact) {
+		f.Key, f.Charge, f.Amount = "", fmt.Sprintf("ch_%s_%d", r.id, n), amount
+		f.Refund, f.RefundCreated = fmt.Sprintf("re_%s_%d", r.id, n), made
+	})
+}
+
 // dispute opens (Disputed) or closes (DisputeClosed, won or lost) a
 // dispute of the charge of the run's first invoice.
 func dispute(r *run, at time.Time, kind billing.Kind, won bool) billing.Fact {
@@ -336,6 +345,44 @@ func lifecycles(provider, std, other string) []lifecycle {
 				}
 			},
 			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "suspended", "resumed"},
+			wantCreates: pick(1, 2), // VPNKI: a new tunnel
+		},
+		{
+			// A refund that fails gives the payment back: the suspension it
+			// caused is lifted (Stripe sends no new charge.refunded).
+			name: "a refund that fails",
+			phases: func(r *run, t0 time.Time) []phase {
+				at, failed := t0.Add(48*time.Hour), t0.Add(5*24*time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{refund(r, at, 1, 999, true)}},
+					{failed, []billing.Fact{refundFailed(r, failed, 1, at, 999)}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "suspended", "resumed"},
+			wantCreates: pick(1, 2), // VPNKI: a new tunnel
+		},
+		{
+			// A one-off order refunded ends, but not for good: its refund
+			// failing brings it back before its retention ends.
+			name: "a one-off order's refund that fails",
+			phases: func(r *run, t0 time.Time) []phase {
+				p := plan(std)
+				at, failed := t0.Add(48*time.Hour), t0.Add(5*24*time.Hour)
+				oneoff := r.fact(billing.Purchase, t0, func(f *billing.Fact) {
+					f.Key, f.Subscription, f.OneOff, f.CheckoutSession = "cs_"+r.id, "", true, "cs_"+r.id
+					f.Plan, f.PaymentIntent, f.PeriodStart, f.PeriodEnd = p, "pi_"+r.id, t0, t0.AddDate(0, 0, p.PeriodDays)
+				})
+				refunded := r.fact(billing.Refunded, at, func(f *billing.Fact) {
+					f.Key, f.Subscription, f.Charge, f.PaymentIntent, f.FullRefund = "", "", "ch_"+r.id, "pi_"+r.id, true
+				})
+				reverted := r.fact(billing.RefundReverted, failed, func(f *billing.Fact) {
+					f.Key, f.Subscription, f.Charge, f.PaymentIntent = "", "", "ch_"+r.id, "pi_"+r.id
+					f.Refund, f.RefundCreated = "re_"+r.id, at
+				})
+				return []phase{{t0, []billing.Fact{oneoff}}, {at, []billing.Fact{refunded}}, {failed, []billing.Fact{reverted}}}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "canceled", "resumed"},
 			wantCreates: pick(1, 2), // VPNKI: a new tunnel
 		},
 		{

@@ -79,6 +79,59 @@ func ChargeRefunded(eventID string, created time.Time, c Charge) []byte {
 	return VersionedEvent(c.Version, eventID, "charge.refunded", created, ChargeObject(c))
 }
 
+// Refund describes one refund of a charge.
+type Refund struct {
+	ID            string // default a new re_ id
+	Charge        string // empty: none (Stripe's refund names its charge, nullable)
+	PaymentIntent string // empty: none
+	Customer      string // dahlia on (earlier versions have no such field); empty: none
+	Amount        int64
+	Currency      string    // default "eur"
+	Created       time.Time // default now
+	// Status: default failed; succeeded, pending, requires_action or
+	// canceled. A failed refund says why (failure_reason).
+	Status  string
+	Version string // API version; default DefaultVersion
+}
+
+// RefundObject returns the refund object r describes. Its fields are the
+// same in every version; dahlia adds the customer, and Stripe adds
+// failure_reason to a failed refund.
+func RefundObject(r Refund) map[string]any {
+	o := sample(r.Version, "refund")
+	if r.ID == "" {
+		r.ID = ID("re")
+	}
+	if r.Currency == "" {
+		r.Currency = "eur"
+	}
+	if r.Status == "" {
+		r.Status = "failed"
+	}
+	o["id"], o["charge"], o["payment_intent"] = r.ID, nilIfEmpty(r.Charge), nilIfEmpty(r.PaymentIntent)
+	o["amount"], o["currency"], o["status"] = r.Amount, r.Currency, r.Status
+	o["created"] = orNow(r.Created).Unix()
+	o["balance_transaction"] = ID("txn")
+	o["reason"] = "requested_by_customer"
+	if _, ok := o["customer"]; ok { // dahlia on
+		o["customer"] = nilIfEmpty(r.Customer)
+	}
+	if r.Status == "failed" {
+		o["failure_reason"] = "expired_or_canceled_card"
+		o["failure_balance_transaction"] = ID("txn")
+	}
+	return o
+}
+
+// ChargeRefundUpdated returns a charge.refund.updated event: by default a
+// refund made a day before the event that has now failed.
+func ChargeRefundUpdated(eventID string, created time.Time, r Refund) []byte {
+	if r.Created.IsZero() {
+		r.Created = created.Add(-24 * time.Hour)
+	}
+	return VersionedEvent(r.Version, eventID, "charge.refund.updated", created, RefundObject(r))
+}
+
 // Dispute describes a dispute of a charge.
 type Dispute struct {
 	ID            string // default a new dp_ id

@@ -32,6 +32,8 @@ func TestObjectsKeepSampleFields(t *testing.T) {
 			{"charge", ChargeObject(Charge{Version: v}), &stripe.Charge{}},
 			{"charge", ChargeObject(Charge{Version: v, Amount: 100, AmountRefunded: 40, Invoice: "in_1"}), &stripe.Charge{}},
 			{"dispute", DisputeObject(Dispute{Version: v}), &stripe.Dispute{}},
+			{"refund", RefundObject(Refund{Version: v, Status: "succeeded"}), &stripe.Refund{}},
+			{"refund", RefundObject(Refund{Version: v, Status: "canceled", Charge: "ch_1", PaymentIntent: "pi_1", Customer: "cus_1", Amount: 40}), &stripe.Refund{}},
 			{"invoice_payment", InvoicePaymentObject(InvoicePayment{Version: v}), &map[string]any{}},
 		}
 		for _, tt := range tests {
