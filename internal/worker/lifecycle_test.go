@@ -386,6 +386,36 @@ func lifecycles(provider, std, other string) []lifecycle {
 			wantCreates: pick(1, 2), // VPNKI: a new tunnel
 		},
 		{
+			// A refund that fails after the order's retention ended (its
+			// account deleted) brings it back too: a new account for what
+			// is left of the period paid.
+			name: "a one-off order's refund that fails after its account was deleted",
+			phases: func(r *run, t0 time.Time) []phase {
+				p := plan(std)
+				p.PeriodDays = 365
+				at := t0.Add(48 * time.Hour)
+				failed := at.Add(deleteAfter + 24*time.Hour)
+				oneoff := r.fact(billing.Purchase, t0, func(f *billing.Fact) {
+					f.Key, f.Subscription, f.OneOff, f.CheckoutSession = "cs_"+r.id, "", true, "cs_"+r.id
+					f.Plan, f.PaymentIntent, f.PeriodStart, f.PeriodEnd = p, "pi_"+r.id, t0, t0.AddDate(0, 0, p.PeriodDays)
+				})
+				refunded := r.fact(billing.Refunded, at, func(f *billing.Fact) {
+					f.Key, f.Subscription, f.Charge, f.PaymentIntent, f.FullRefund = "", "", "ch_"+r.id, "pi_"+r.id, true
+				})
+				reverted := r.fact(billing.RefundReverted, failed, func(f *billing.Fact) {
+					f.Key, f.Subscription, f.Charge, f.PaymentIntent = "", "", "ch_"+r.id, "pi_"+r.id
+					f.Refund, f.RefundCreated = "re_"+r.id, at
+				})
+				return []phase{
+					{t0, []billing.Fact{oneoff}},
+					{at, []billing.Fact{refunded}},
+					{at.Add(deleteAfter + time.Hour), nil}, // the retention ends: deleted
+					{failed, []billing.Fact{reverted}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "canceled", "deleted", "resumed"}, wantCreates: 2,
+		},
+		{
 			name: "refund of an older invoice",
 			phases: func(r *run, t0 time.Time) []phase {
 				at := month(t0, 1).Add(24 * time.Hour)
