@@ -353,8 +353,10 @@ type policy struct{ grace, deleteAfter time.Duration }
 // record, the fact and the policy, and the status it derives depends only
 // on the newest facts by Stripe's created time, never on arrival order:
 // folding a fact twice is the same as once, and a fact older than the one
-// that set a field does not change it. A cancellation, refund or dispute is
-// final for its record whatever its order.
+// that set a field does not change it. A cancellation is final for its
+// record whatever its order; a refund or dispute takes back the payment it
+// is about while it is in force (see takeBack: a one-off order's refund
+// ends the order until the refund fails).
 func fold(r *Record, f billing.Fact, pol policy) {
 	r.markApplied(f.EventID)
 	d := &r.Desired

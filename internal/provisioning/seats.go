@@ -151,8 +151,10 @@ func seatDesired(root *Record, n int) Desired {
 }
 
 // propagateSeats copies root's desired state to each of its further seats
-// whose copy is older, and returns their keys. A seat that ended stays
-// ended (an operator gave it up, or it was removed).
+// whose copy is older, and returns their keys. A seat that ended on its
+// own stays ended: an operator gave it up (a removed seat's copy says so
+// itself). One that ended with the subscription follows it (a one-off
+// order whose refund failed comes back, every seat with it).
 func (s *Service) propagateSeats(ctx context.Context, root *Record) ([]string, error) {
 	keys := root.SeatKeys()
 	var errs []error
@@ -164,7 +166,7 @@ func (s *Service) propagateSeats(ctx context.Context, root *Record) ([]string, e
 			}
 			was := r.Desired
 			r.Desired = want
-			if was.Status.Final() && !want.Status.Final() {
+			if r.RefundDue && was.Status.Final() && !want.Status.Final() {
 				r.Desired.Status, r.Desired.DeleteAt = was.Status, was.DeleteAt
 			}
 			return nil
