@@ -556,10 +556,6 @@ func transitionEmail(r *Record, enabled bool) PendingEmail {
 		InvoiceURL: r.Desired.PayURL}
 }
 
-// seatRemoved is notify's kind of the email of a removed seat.
-// TODO(seats): notify.SeatRemoved once notify has it (in progress).
-const seatRemoved = notify.Kind("seat_removed")
-
 // owe adds an email to the record's mail unless it was sent or is pending.
 // The first record of a subscription tells the customer of its status; a
 // further seat tells only of its own credentials (in emails owed with a
@@ -569,7 +565,7 @@ func (s *Service) owe(r *Record, m PendingEmail) {
 		if !r.Desired.SeatRemoved || m.Kind != notify.Canceled {
 			return
 		}
-		m = PendingEmail{ID: string(seatRemoved), Kind: seatRemoved}
+		m = PendingEmail{ID: string(notify.SeatRemoved), Kind: notify.SeatRemoved}
 	}
 	if r.Desired.Email == "" || r.hasEmail(m.ID) || r.owes(m.ID) {
 		return
@@ -688,6 +684,7 @@ func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
 		Provider: r.Actual.Provider, Username: r.Actual.Username, Server: r.Actual.Server,
 		PaidThrough: r.Desired.PaidThrough, DeleteAt: r.Desired.DeleteAt,
 		AmountDue: m.AmountDue, InvoiceURL: m.InvoiceURL,
+		Seat: max(r.Desired.Seat, 1), Seats: r.Desired.SeatCount,
 		MessageID: fmt.Sprintf("<%s.%s@%s>", m.ID, r.Key, s.cfg.MailDomain),
 	}
 	if d.Provider == "" {

@@ -159,10 +159,17 @@ func (cr *concurrentRun) play(phases []phase, st *contention) error {
 				cr.key = f.Key
 			}
 		}
-		// The record's timer fires, in either process.
-		if err := cr.handle(rng, st, "timer: reconcile "+cr.key,
-			func(svc *provisioning.Service) error { return svc.Reconcile(ctx, cr.key) }); err != nil {
-			return fmt.Errorf("phase %d: %w", n, err)
+		// The timers of the record and of its further seats fire, each in
+		// either process.
+		keys := []string{cr.key}
+		if rec, _, err := cr.w.store.Get(ctx, cr.key); err == nil {
+			keys = append(keys, rec.SeatKeys()...)
+		}
+		for _, key := range keys {
+			if err := cr.handle(rng, st, "timer: reconcile "+key,
+				func(svc *provisioning.Service) error { return svc.Reconcile(ctx, key) }); err != nil {
+				return fmt.Errorf("phase %d: %w", n, err)
+			}
 		}
 	}
 	return nil
@@ -186,15 +193,23 @@ func (cr *concurrentRun) check(t *testing.T, provider string, want outcome) erro
 	if len(slices.Compact(slices.Clone(got.emails))) != len(got.emails) {
 		errs = append(errs, fmt.Errorf("an email was sent twice: %v", got.emails))
 	}
-	rec, _, err := cr.w.store.Get(context.Background(), cr.key)
-	switch {
-	case err != nil:
-		errs = append(errs, fmt.Errorf("record %s: %w", cr.key, err))
-	case rec.Review != nil:
-		errs = append(errs, fmt.Errorf("record %s in review: %+v", cr.key, *rec.Review))
-	case rec.Adopt != nil || rec.Step != nil || rec.Lease != nil || len(rec.Mail) > 0:
-		errs = append(errs, fmt.Errorf("record %s not at rest: adopt %+v, step %+v, lease %+v, mail owed %v",
-			cr.key, rec.Adopt, rec.Step, rec.Lease, rec.Mail))
+	// The record and each of its further seats' records are at rest.
+	keys := []string{cr.key}
+	for i := 0; i < len(keys); i++ {
+		rec, _, err := cr.w.store.Get(context.Background(), keys[i])
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("record %s: %w", keys[i], err))
+			continue
+		case rec.Review != nil:
+			errs = append(errs, fmt.Errorf("record %s in review: %+v", keys[i], *rec.Review))
+		case rec.Adopt != nil || rec.Step != nil || rec.Lease != nil || len(rec.Mail) > 0:
+			errs = append(errs, fmt.Errorf("record %s not at rest: adopt %+v, step %+v, lease %+v, mail owed %v",
+				keys[i], rec.Adopt, rec.Step, rec.Lease, rec.Mail))
+		}
+		if i == 0 {
+			keys = append(keys, rec.SeatKeys()...)
+		}
 	}
 	return errors.Join(errs...)
 }

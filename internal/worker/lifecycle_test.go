@@ -222,6 +222,14 @@ func dispute(r *run, at time.Time, kind billing.Kind, won bool) billing.Fact {
 	return r.fact(kind, at, func(f *billing.Fact) { f.Key, f.Charge, f.DisputeWon = "", "ch_"+r.id+"_1", won })
 }
 
+// seats is a subscription update to n seats of planID.
+func seats(r *run, at time.Time, planID string, n int) billing.Fact {
+	return r.fact(billing.SubscriptionState, at, func(f *billing.Fact) {
+		f.Plan, f.SubStatus, f.CurrentPeriodEnd = plan(planID), "active", month(at, 1)
+		f.Items = []billing.Item{{Plan: plan(planID), Seats: n}}
+	})
+}
+
 func subState(r *run, at time.Time, status, planID string, cancelAtEnd bool, periodEnd time.Time) billing.Fact {
 	return r.fact(billing.SubscriptionState, at, func(f *billing.Fact) {
 		f.Plan, f.SubStatus, f.CancelAtPeriodEnd, f.CurrentPeriodEnd = plan(planID), status, cancelAtEnd, periodEnd
@@ -551,6 +559,22 @@ func lifecycles(provider, std, other string) []lifecycle {
 			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "payment_action"}, wantCreates: 1,
 		},
 		{
+			// Each seat is an account, emailed its own credentials; the
+			// newest seat is removed when the quantity goes down, and
+			// deleted after the retention.
+			name: "seats 1 → 3 → 2",
+			phases: func(r *run, t0 time.Time) []phase {
+				up, down := t0.Add(24*time.Hour), t0.Add(48*time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{up, []billing.Fact{seats(r, up, std, 3)}},
+					{down, []billing.Fact{seats(r, down, std, 2)}},
+					{down.Add(deleteAfter + time.Hour), nil},
+				}
+			},
+			wantAccounts: 2, wantEnabled: true, wantEmails: []string{"welcome", "welcome", "welcome", "seat_removed"}, wantCreates: 3,
+		},
+		{
 			// Later emails go to the customer's new address (see outcome).
 			name: "email change",
 			phases: func(r *run, t0 time.Time) []phase {
@@ -659,9 +683,15 @@ func (r *run) play(t *testing.T, phases []phase, rng *rand.Rand) {
 				r.key = f.Key
 			}
 		}
-		// The record's timer fires.
-		if err := r.svc.Reconcile(ctx, r.key); err != nil {
-			t.Fatalf("timer: reconcile %s: %v", r.key, err)
+		// The timers of the record and of its further seats fire.
+		keys := []string{r.key}
+		if rec, _, err := r.w.store.Get(ctx, r.key); err == nil {
+			keys = append(keys, rec.SeatKeys()...)
+		}
+		for _, key := range keys {
+			if err := r.svc.Reconcile(ctx, key); err != nil {
+				t.Fatalf("timer: reconcile %s: %v", key, err)
+			}
 		}
 	}
 }
@@ -699,8 +729,10 @@ func checkLifecycle(t *testing.T, provider string, lc lifecycle, o outcome) {
 	if len(o.accounts) != lc.wantAccounts {
 		t.Errorf("accounts at %s = %v, want %d", provider, o.accounts, lc.wantAccounts)
 	}
-	if provider == "purevpn" && lc.wantEnabled && len(o.accounts) == 1 && !strings.Contains(o.accounts[0], "enabled=true") {
-		t.Errorf("account = %s, want enabled", o.accounts[0])
+	for _, a := range o.accounts {
+		if provider == "purevpn" && lc.wantEnabled && !strings.Contains(a, "enabled=true") {
+			t.Errorf("account = %s, want every account enabled", a)
+		}
 	}
 	var kinds, toNew []string
 	for _, id := range o.emails {
