@@ -1,6 +1,7 @@
 // Command vpnbillctl is the operator's tool: dead letters, reviews,
 // accounts, credential resets, replay, VPNKI usage, the finance report,
-// provider reconciliation and the Stripe catch-up (stripe-sync).
+// provider reconciliation, the Stripe catch-up (stripe-sync) and the Stripe
+// mode the workers serve (mode).
 // Configuration: the environment, as the worker's (see README.md).
 package main
 

@@ -86,13 +86,24 @@ func amount(minor int64) string {
 	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
 }
 
+// reportColumns are the CSV report's columns. Scripts read them by
+// position: a new column goes at the end.
 var reportColumns = []string{"status", "time", "account", "stripe_type", "invoice", "checkout_session", "email", "plan",
-	"amount", "currency", "paid_from", "paid_to", "provider", "username", "delivered_from", "delivered_to", "refunded"}
+	"amount", "currency", "paid_from", "paid_to", "provider", "username", "delivered_from", "delivered_to", "refunded",
+	"mode", "seats"}
 
 func reportCells(r ops.ReportRow, money func(int64) string) []string {
 	return []string{r.Status, formatTime(r.Time), r.Account, r.StripeType, r.Invoice, r.CheckoutSession, r.Email, r.Plan,
 		money(r.Amount), strings.ToUpper(r.Currency), formatTime(r.PaidFrom), formatTime(r.PaidTo), r.Provider, r.Username,
-		formatTime(r.DeliveredFrom), formatTime(r.DeliveredTo), money(r.Refunded)}
+		formatTime(r.DeliveredFrom), formatTime(r.DeliveredTo), money(r.Refunded), r.Mode, seats(r.Seats)}
+}
+
+// seats is a row's seats, empty where the payment's audit does not say.
+func seats(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
 }
 
 func printReport(w io.Writer, rep ops.Report, format string) error {
@@ -109,13 +120,14 @@ func printReport(w io.Writer, rep ops.Report, format string) error {
 		}
 		for _, t := range rep.Totals {
 			_ = cw.Write([]string{"total", "", "", "", "", "", "", "", strconv.FormatInt(t.Amount, 10), strings.ToUpper(t.Currency),
-				"", "", "", "", "", "", strconv.FormatInt(t.Refunded, 10)})
+				"", "", "", "", "", "", strconv.FormatInt(t.Refunded, 10), t.Mode, ""})
 		}
 		cw.Flush()
 		return cw.Error()
 	default:
 		t := &table{w: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
-		cols := []any{"STATUS", "TIME", "ACCOUNT", "INVOICE/CHECKOUT", "EMAIL", "PLAN", "AMOUNT", "PAID TO", "PROVIDER", "USERNAME", "DELIVERED TO"}
+		cols := []any{"STATUS", "TIME", "ACCOUNT", "INVOICE/CHECKOUT", "EMAIL", "PLAN", "AMOUNT", "PAID TO", "PROVIDER", "USERNAME", "DELIVERED TO",
+			"MODE", "SEATS"}
 		t.row(cols...)
 		for _, r := range rep.Rows {
 			ref := r.Invoice
@@ -129,7 +141,7 @@ func printReport(w io.Writer, rep ops.Report, format string) error {
 					money += " (refunded " + amount(r.Refunded) + ")"
 				}
 			}
-			t.row(r.Status, r.Time, r.Account, ref, r.Email, r.Plan, money, r.PaidTo, r.Provider, r.Username, r.DeliveredTo)
+			t.row(r.Status, r.Time, r.Account, ref, r.Email, r.Plan, money, r.PaidTo, r.Provider, r.Username, r.DeliveredTo, r.Mode, seats(r.Seats))
 		}
 		if err := t.w.Flush(); err != nil {
 			return err
@@ -138,13 +150,17 @@ func printReport(w io.Writer, rep ops.Report, format string) error {
 		for _, tot := range rep.Totals {
 			payments += tot.Payments
 		}
-		fmt.Fprintf(w, "\nfrom %s to %s: %d payments, %d mismatches\n", formatTime(rep.From), formatTime(rep.To), payments, rep.Mismatches)
+		only := ""
+		if rep.Mode != "" {
+			only = ", " + rep.Mode + " mode only"
+		}
+		fmt.Fprintf(w, "\nfrom %s to %s%s: %d payments, %d mismatches\n", formatTime(rep.From), formatTime(rep.To), only, payments, rep.Mismatches)
 		for _, tot := range rep.Totals {
 			refunds := ""
 			if tot.Refunded > 0 {
 				refunds = ", of it refunded " + amount(tot.Refunded)
 			}
-			fmt.Fprintf(w, "total %s: %s (%d payments)%s\n", strings.ToUpper(tot.Currency), amount(tot.Amount), tot.Payments, refunds)
+			fmt.Fprintf(w, "%s mode total %s: %s (%d payments)%s\n", tot.Mode, strings.ToUpper(tot.Currency), amount(tot.Amount), tot.Payments, refunds)
 		}
 		return nil
 	}

@@ -126,7 +126,7 @@ reconcile drift).`,
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print JSON instead of tables")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(a.deadCmd(), a.reviewCmd(), a.accountsCmd(), a.resendCmd(), a.replayCmd(), a.usageCmd(), a.reportCmd(),
-		a.reconcileCmd(), a.stripeSyncCmd())
+		a.reconcileCmd(), a.stripeSyncCmd(), a.modeCmd())
 	return root
 }
 
@@ -507,8 +507,8 @@ func (a *app) usageCmd() *cobra.Command {
 }
 
 func (a *app) reportCmd() *cobra.Command {
-	var from, to, format string
-	c := &cobra.Command{Use: "report --from T --to T [--format table|csv|json]",
+	var from, to, format, mode string
+	c := &cobra.Command{Use: "report --from T --to T [--format table|csv|json] [--mode live|test]",
 		Short: "Finance reconciliation from the audit trail; exit 3 if there are mismatches",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -532,6 +532,9 @@ func (a *app) reportCmd() *cobra.Command {
 			if format != "table" && format != "csv" && format != "json" {
 				return usagef("--format %q: table, csv or json", format)
 			}
+			if mode != "" && mode != provisioning.ModeLive && mode != provisioning.ModeTest {
+				return usagef("--mode %q: live or test", mode)
+			}
 			o, err := a.connect()
 			if err != nil {
 				return err
@@ -539,6 +542,9 @@ func (a *app) reportCmd() *cobra.Command {
 			rep, err := o.Report(cmd.Context(), f, t)
 			if err != nil {
 				return err
+			}
+			if mode != "" {
+				rep = rep.Only(mode)
 			}
 			if err := printReport(a.out, rep, format); err != nil {
 				return err
@@ -552,5 +558,6 @@ func (a *app) reportCmd() *cobra.Command {
 	c.Flags().StringVar(&from, "from", "", "start of the range, inclusive (RFC 3339 or date)")
 	c.Flags().StringVar(&to, "to", "", "end of the range, exclusive (RFC 3339 or date)")
 	c.Flags().StringVar(&format, "format", "table", "table, csv or json")
+	c.Flags().StringVar(&mode, "mode", "", "only the payments and mismatches of one Stripe mode: live or test (default both, each row and total naming its mode)")
 	return c
 }

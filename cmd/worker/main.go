@@ -68,6 +68,9 @@ func run(ctx context.Context) error {
 		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
 		CredentialsKey: key,
 	}
+	if live, decided := cfg.Livemode(); decided {
+		wc.Livemode = &live
+	}
 	if wc.PureVPN, wc.VPNKI, err = cfg.ClientConfigs(); err != nil {
 		return err
 	}

@@ -105,6 +105,10 @@ type Worker struct {
 	StripeAPIKey string `env:"STRIPE_API_KEY"`
 	// StripeAPIURL overrides Stripe's API address (tests, proxies). Default: Stripe's.
 	StripeAPIURL string `env:"STRIPE_API_URL"`
+	// StripeMode: the Stripe mode the worker serves, live or test; unset or
+	// auto: STRIPE_API_KEY's mode, else the mode pinned by the first event
+	// (see Livemode). Default auto.
+	StripeMode string `env:"STRIPE_MODE"`
 	// MetricsAddr: /metrics, /healthz, /readyz. Default 127.0.0.1:9090 (not public).
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9090"`
 	// Concurrency: messages handled at once per process. Default 4.
@@ -114,8 +118,9 @@ type Worker struct {
 // Ctl is cmd/vpnbillctl's configuration. Only NATS is needed by most
 // commands; the provider, SMTP, key and plans settings (the worker's
 // variables, same names) are needed by `resend` and `review resolve`, the
-// providers' by `reconcile`, VPNKI's by `usage`, and the Stripe API key by
-// `stripe-sync`, which check for them when they run.
+// providers' by `reconcile`, VPNKI's by `usage`, the Stripe API key by
+// `stripe-sync`, which check for them when they run, and STRIPE_MODE with
+// the Stripe API key by `mode` (Livemode).
 type Ctl struct {
 	Common
 	// PlansFile: the YAML plan catalog. Optional.
@@ -134,6 +139,8 @@ type Ctl struct {
 	StripeAPIKey string `env:"STRIPE_API_KEY"`
 	// StripeAPIURL overrides Stripe's API address (tests, proxies). Default: Stripe's.
 	StripeAPIURL string `env:"STRIPE_API_URL"`
+	// StripeMode: as the worker's; read by `mode` only. Default auto.
+	StripeMode string `env:"STRIPE_MODE"`
 }
 
 // LoadCtl reads cmd/vpnbillctl's configuration from the environment.
@@ -201,7 +208,81 @@ func LoadWorker() (Worker, error) {
 		errs = append(errs, errors.New("no provider configured: set PUREVPN_API_URL or VPNKI_API_URL"))
 	}
 	errs = append(errs, checkDurations(w.Providers, w.GracePeriod, w.DeleteAfter))
+	if _, _, err := stripeLivemode(w.StripeMode, w.StripeAPIKey); err != nil {
+		errs = append(errs, err)
+	}
 	return w, errors.Join(errs...)
+}
+
+// Livemode is the Stripe mode the worker serves: live (true) or test
+// (false), and whether the configuration decides it. The rule:
+//
+//   - STRIPE_MODE=live or STRIPE_MODE=test: that mode.
+//   - STRIPE_MODE unset, empty or auto: if STRIPE_API_KEY is set, its mode
+//     (sk_live_ and rk_live_: live; sk_test_ and rk_test_: test);
+//     otherwise decided is false: the deployment serves the mode of the
+//     first event it processes, pinned for good in bucket ACCOUNTS (the
+//     first worker to pin it wins; provisioning.Store.PinMode).
+//
+// Events of the other mode are acknowledged and audited as skipped, never
+// applied. LoadWorker refuses any other STRIPE_MODE, STRIPE_MODE=auto with a
+// STRIPE_API_KEY of neither mode, and a STRIPE_MODE that disagrees with
+// STRIPE_API_KEY's mode.
+func (w Worker) Livemode() (live, decided bool) {
+	live, decided, _ = stripeLivemode(w.StripeMode, w.StripeAPIKey)
+	return live, decided
+}
+
+// Livemode is the Stripe mode STRIPE_MODE and STRIPE_API_KEY in the ctl's
+// environment decide, by the worker's rule (Worker.Livemode), or the error
+// the worker would stop with.
+func (c Ctl) Livemode() (live, decided bool, err error) {
+	return stripeLivemode(c.StripeMode, c.StripeAPIKey)
+}
+
+// stripeLivemode applies STRIPE_MODE's rule (Worker.Livemode) to the values
+// of STRIPE_MODE and STRIPE_API_KEY.
+func stripeLivemode(mode, apiKey string) (live, decided bool, err error) {
+	keyLive, keyKnown := apiKeyLivemode(apiKey)
+	switch mode {
+	case "", "auto":
+		switch {
+		case apiKey == "":
+			return false, false, nil
+		case !keyKnown:
+			return false, false, errors.New("STRIPE_API_KEY starts with none of sk_live_, rk_live_, sk_test_, rk_test_: " +
+				"its mode is unknown, so set STRIPE_MODE to live or test")
+		}
+		return keyLive, true, nil
+	case "live", "test":
+		live = mode == "live"
+		if keyKnown && keyLive != live {
+			return false, false, fmt.Errorf("STRIPE_MODE is %s but STRIPE_API_KEY is a %s-mode key: use a key of the mode served, or the other STRIPE_MODE",
+				mode, modeName(keyLive))
+		}
+		return live, true, nil
+	default:
+		return false, false, fmt.Errorf("STRIPE_MODE must be live, test or auto (or unset), not %q", mode)
+	}
+}
+
+// apiKeyLivemode is the mode of a Stripe secret or restricted key, if its
+// prefix says.
+func apiKeyLivemode(key string) (live, known bool) {
+	switch {
+	case strings.HasPrefix(key, "sk_live_"), strings.HasPrefix(key, "rk_live_"):
+		return true, true
+	case strings.HasPrefix(key, "sk_test_"), strings.HasPrefix(key, "rk_test_"):
+		return false, true
+	}
+	return false, false
+}
+
+func modeName(live bool) string {
+	if live {
+		return "live"
+	}
+	return "test"
 }
 
 // checkDurations applies the one rule of every duration setting: an unset

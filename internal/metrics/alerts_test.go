@@ -72,4 +72,22 @@ func TestAlertRulesUseExposedMetrics(t *testing.T) {
 	if rules < 5 {
 		t.Errorf("%d alert rules; want dead letters, reviews, paused, lag and webhook 503s at least", rules)
 	}
+
+	// Every alert has its line in the README's runbook.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, runbook, ok := strings.Cut(string(readme), "### Alerts and what fixes them")
+	if !ok {
+		t.Fatal(`README.md has no section "Alerts and what fixes them"`)
+	}
+	runbook, _, _ = strings.Cut(runbook, "\n## ")
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			if !strings.Contains(runbook, "`"+r.Alert+"`") {
+				t.Errorf("alert %s has no line in README.md's \"Alerts and what fixes them\"", r.Alert)
+			}
+		}
+	}
 }

@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"reason": {"signature", "stale", "malformed", "too_large", "method"},
 	"stream": {"STRIPE", "TIMERS"},
 	"source": {"accounts", "worker", "timers"},
+	"mode":   {"test", "live"},
 }
 
 func TestNoLabelOrValueHoldsASecret(t *testing.T) {

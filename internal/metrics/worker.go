@@ -51,6 +51,7 @@ type Worker struct {
 	providerTime  *prometheus.HistogramVec
 	emailsSent    prometheus.Counter
 	emailsFailed  *prometheus.CounterVec
+	otherMode     *prometheus.CounterVec
 
 	mu        sync.Mutex
 	pausedNow map[string]bool
@@ -68,6 +69,7 @@ type Worker struct {
 //	vpnbill_provider_call_seconds{provider,method}       provider call time, retries within the call included
 //	vpnbill_worker_emails_sent_total                     emails accepted by the SMTP server
 //	vpnbill_worker_emails_failed_total{class}            emails not sent: temporary (retried) or permanent
+//	vpnbill_worker_events_other_mode_total{mode}         Stripe events of the mode not served (test, live), skipped
 func NewWorker(reg prometheus.Registerer) (*Worker, error) {
 	w := &Worker{
 		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -113,10 +115,14 @@ func NewWorker(reg prometheus.Registerer) (*Worker, error) {
 			Namespace: namespace, Subsystem: "worker", Name: "emails_failed_total",
 			Help: "Emails not sent, by class: temporary (retried later) or permanent (recorded as failed).",
 		}, []string{"class"}),
+		otherMode: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "worker", Name: "events_other_mode_total",
+			Help: "Stripe events of the mode the deployment does not serve, by the event's mode (test, live): acknowledged and audited as skipped, never applied.",
+		}, []string{"mode"}),
 		pausedNow: map[string]bool{},
 	}
 	for _, c := range []prometheus.Collector{w.processed, w.handled, w.receiptToDone, w.deadLetters, w.paused,
-		w.pauses, w.providerCalls, w.providerTime, w.emailsSent, w.emailsFailed} {
+		w.pauses, w.providerCalls, w.providerTime, w.emailsSent, w.emailsFailed, w.otherMode} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -133,7 +139,19 @@ func NewWorker(reg prometheus.Registerer) (*Worker, error) {
 	}
 	w.emailsFailed.WithLabelValues("temporary")
 	w.emailsFailed.WithLabelValues("permanent")
+	w.otherMode.WithLabelValues("test")
+	w.otherMode.WithLabelValues("live")
 	return w, nil
+}
+
+// OtherMode counts a Stripe event skipped for being of the mode the
+// deployment does not serve: live mode (live) or test mode.
+func (w *Worker) OtherMode(live bool) {
+	mode := "test"
+	if live {
+		mode = "live"
+	}
+	w.otherMode.WithLabelValues(mode).Inc()
 }
 
 // Consumer returns cc with its Observe and OnSystemic hooks recording the

@@ -28,7 +28,8 @@ const (
 )
 
 // ReportRow is a paid invoice or one-off payment joined with its account,
-// or a mismatch.
+// or a mismatch. Every row is of one Stripe mode: test-mode payments are
+// never counted with live ones.
 type ReportRow struct {
 	Status          string    `json:"status"`
 	Time            time.Time `json:"time,omitzero"` // when Stripe created the payment's event (or the account was created)
@@ -49,10 +50,18 @@ type ReportRow struct {
 	// Refunded: how much of the payment was refunded so far (minor units;
 	// partial refunds included), as the account record keeps it.
 	Refunded int64 `json:"refunded,omitempty"`
+	// Mode: the Stripe mode, provisioning.ModeLive or ModeTest: a
+	// payment's, as its event says; a mismatch's, as its account record
+	// says (empty if there is no record).
+	Mode string `json:"mode,omitempty"`
+	// Seats: the VPN seats the payment paid for, as its audit says (0: the
+	// audit does not say).
+	Seats int `json:"seats,omitempty"`
 }
 
-// Total is the sum of the payments in one currency.
+// Total is the sum of the payments of one Stripe mode in one currency.
 type Total struct {
+	Mode     string `json:"mode"` // provisioning.ModeLive or ModeTest
 	Currency string `json:"currency"`
 	Payments int    `json:"payments"`
 	Amount   int64  `json:"amount"`             // minor units
@@ -61,8 +70,11 @@ type Total struct {
 
 // Report is the finance reconciliation of a time range.
 type Report struct {
-	From       time.Time   `json:"from"`
-	To         time.Time   `json:"to"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Mode: the one Stripe mode reported (Only), or empty for both, each
+	// row and total then naming its own.
+	Mode       string      `json:"mode,omitempty"`
 	Rows       []ReportRow `json:"rows"`
 	Totals     []Total     `json:"totals"`
 	Mismatches int         `json:"mismatches"`
@@ -93,7 +105,7 @@ type delivery struct {
 // Report reads the whole audit trail and the account records and returns
 // the payments made in [from, to) — a row per paid invoice (subscriptions)
 // or paid checkout (one-off orders), each joined with the account created
-// for it — the mismatches, and the totals per currency.
+// for it — the mismatches, and the totals per Stripe mode and currency.
 func (o *Ops) Report(ctx context.Context, from, to time.Time) (Report, error) {
 	var audits []events.Audit
 	seen := map[string]bool{}
@@ -130,6 +142,11 @@ func inRange(t, from, to time.Time) bool {
 // buildReport is the report of audits and records: a pure function.
 func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning.Record) Report {
 	rep := Report{From: from, To: to, Rows: []ReportRow{}, Totals: []Total{}}
+	// The mode of each account, for the rows that are no payment.
+	accountMode := map[string]string{}
+	for _, r := range recs {
+		accountMode[r.Key] = provisioning.ModeName(r.Desired.Livemode)
+	}
 	deliveries := map[string]*delivery{}
 	paid := map[string]bool{}
 	for _, a := range audits {
@@ -165,7 +182,8 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 			}
 		}
 	}
-	totals := map[string]*Total{}
+	type totalKey struct{ mode, currency string }
+	totals := map[totalKey]*Total{}
 	rowSeen := map[string]bool{}
 	for _, a := range audits {
 		if !isPayment(a) {
@@ -190,7 +208,7 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 		rowSeen[id] = true
 		row := ReportRow{Status: StatusOK, Time: at, Account: a.Account, StripeType: a.StripeType, Invoice: a.Invoice,
 			CheckoutSession: a.CheckoutSession, Email: a.Email, Plan: a.Plan, Amount: a.Amount, Currency: a.Currency,
-			PaidFrom: a.PeriodStart, PaidTo: a.PeriodEnd}
+			PaidFrom: a.PeriodStart, PaidTo: a.PeriodEnd, Mode: provisioning.ModeName(a.Livemode), Seats: a.Seats}
 		if a.Invoice != "" {
 			row.Refunded = refunded[a.Invoice]
 		} else {
@@ -202,10 +220,10 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 			row.Status = StatusPaidNotProvisioned
 		}
 		rep.Rows = append(rep.Rows, row)
-		t := totals[a.Currency]
+		t := totals[totalKey{row.Mode, a.Currency}]
 		if t == nil {
-			t = &Total{Currency: a.Currency}
-			totals[a.Currency] = t
+			t = &Total{Mode: row.Mode, Currency: a.Currency}
+			totals[totalKey{row.Mode, a.Currency}] = t
 		}
 		t.Payments++
 		t.Amount += a.Amount
@@ -218,13 +236,14 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 		for _, a := range d.createdAudits {
 			if inRange(a.Time, from, to) {
 				rep.Rows = append(rep.Rows, ReportRow{Status: StatusProvisionedNotPaid, Time: a.Time, Account: account,
-					Email: a.Email, Plan: a.Plan, Provider: a.Provider, Username: a.Username, DeliveredFrom: a.PeriodStart, DeliveredTo: d.to})
+					Email: a.Email, Plan: a.Plan, Provider: a.Provider, Username: a.Username, DeliveredFrom: a.PeriodStart, DeliveredTo: d.to,
+					Mode: accountMode[account]})
 			}
 		}
 	}
 	for _, r := range recs {
 		base := ReportRow{Account: r.Key, Email: r.Desired.Email, Plan: r.Desired.Plan.ID, Provider: r.Actual.Provider,
-			Username: r.Actual.Username, DeliveredFrom: r.Actual.CreatedAt, DeliveredTo: r.Actual.Expiry}
+			Username: r.Actual.Username, DeliveredFrom: r.Actual.CreatedAt, DeliveredTo: r.Actual.Expiry, Mode: accountMode[r.Key]}
 		if (r.Desired.Status == provisioning.StatusCanceled || r.Desired.Status == provisioning.StatusRefunded) &&
 			r.Actual.Exists && r.Actual.Enabled {
 			row := base
@@ -251,6 +270,32 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 	for _, t := range totals {
 		rep.Totals = append(rep.Totals, *t)
 	}
-	slices.SortFunc(rep.Totals, func(a, b Total) int { return strings.Compare(a.Currency, b.Currency) })
+	slices.SortFunc(rep.Totals, func(a, b Total) int {
+		if c := strings.Compare(a.Mode, b.Mode); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Currency, b.Currency)
+	})
 	return rep
+}
+
+// Only returns the report of one Stripe mode, provisioning.ModeLive or
+// ModeTest: its rows, its totals and its mismatches. A mismatch row whose
+// mode is unknown (no account record) is kept in either.
+func (r Report) Only(mode string) Report {
+	out := Report{From: r.From, To: r.To, Mode: mode, Rows: []ReportRow{}, Totals: []Total{}}
+	for _, row := range r.Rows {
+		if row.Mode == mode || row.Mode == "" {
+			out.Rows = append(out.Rows, row)
+			if row.Status != StatusOK {
+				out.Mismatches++
+			}
+		}
+	}
+	for _, t := range r.Totals {
+		if t.Mode == mode {
+			out.Totals = append(out.Totals, t)
+		}
+	}
+	return out
 }

@@ -40,6 +40,10 @@ type Config struct {
 	// Timers configures the scanner that turns the timers falling due into
 	// due work; its Logger defaults to the worker's.
 	Timers events.TimerScannerConfig
+	// Livemode is the Stripe mode served (envconfig.Worker.Livemode): true
+	// live, false test; nil: the mode the deployment's first event pins in
+	// bucket ACCOUNTS. Events of the other mode are skipped (Mode).
+	Livemode *bool
 }
 
 // Run declares the topology, then handles Stripe events until ctx is done
@@ -71,7 +75,12 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, log *zap.Logge
 		return err
 	}
 	svc := parts.service(cfg, js, topo.Accounts, log)
-	w := New(&billing.Translator{Catalog: cfg.Plans, LineItems: cfg.LineItems}, svc, cfg.Provisioning.Failpoint, log)
+	mode := Mode{Livemode: cfg.Livemode, Pins: provisioning.NewStore(topo.Accounts)}
+	if cfg.Metrics != nil {
+		mode.Skipped = cfg.Metrics.OtherMode
+	}
+	w := New(&billing.Translator{Catalog: cfg.Plans, LineItems: cfg.LineItems}, svc, mode, cfg.Provisioning.Failpoint, log)
+	w.CheckMode(ctx)
 	cc := cfg.Consumer
 	cc.MaxDeliver, cc.AckWait = topo.Config.MaxDeliver, topo.Config.AckWait
 	if cc.Logger == nil {

@@ -1,13 +1,16 @@
 // Package worker wires vpnbill's worker: the consume loop over stream
 // STRIPE, the Stripe translation (billing), the provisioning service, the
-// provider adapters, and the one switch that turns a handling error into the
-// consume loop's intent (retry, retry after, dead letter, pause).
+// provider adapters, the check that keeps events of the Stripe mode the
+// deployment does not serve away from them, and the one switch that turns a
+// handling error into the consume loop's intent (retry, retry after, dead
+// letter, pause).
 package worker
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,24 +27,69 @@ import (
 type Worker struct {
 	translator *billing.Translator
 	svc        *provisioning.Service
-	log        *zap.Logger
-	failpoint  func(string)
+	mode       Mode
+	// pinned caches the mode pinned in bucket ACCOUNTS (Mode.Livemode
+	// nil): 0 not read yet, else pinnedTest or pinnedLive. A pin never
+	// changes, so it is read once per process.
+	pinned    atomic.Int32
+	log       *zap.Logger
+	failpoint func(string)
 }
 
-// New returns a Worker. failpoint, if not nil, is called with "before.ack"
-// once an event is applied (crash tests end the process there).
-func New(t *billing.Translator, svc *provisioning.Service, failpoint func(string), log *zap.Logger) *Worker {
+// The values of Worker.pinned once the pin is known.
+const (
+	pinnedTest int32 = 1
+	pinnedLive int32 = 2
+)
+
+// Mode says which Stripe mode, live or test, a Worker serves. An event of
+// the other mode is acknowledged, counted and audited as skipped; it never
+// reaches a provider or a customer.
+type Mode struct {
+	// Livemode is the mode served as the configuration decides it
+	// (STRIPE_MODE, or STRIPE_API_KEY's mode): true live, false test. nil:
+	// the mode pinned in Pins by the first event the deployment processes
+	// (provisioning.Store.PinMode), whichever worker handles it.
+	Livemode *bool
+	// Pins is the store of bucket ACCOUNTS, where the mode is pinned.
+	// Required when Livemode is nil.
+	Pins *provisioning.Store
+	// Skipped, if not nil, is called with the mode of each event skipped
+	// for being of the other mode (metrics.Worker.OtherMode).
+	Skipped func(live bool)
+}
+
+// New returns a Worker serving the Stripe mode mode decides. failpoint, if
+// not nil, is called with "before.ack" once an event is applied (crash
+// tests end the process there).
+func New(t *billing.Translator, svc *provisioning.Service, mode Mode, failpoint func(string), log *zap.Logger) *Worker {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	if failpoint == nil {
 		failpoint = func(string) {}
 	}
-	return &Worker{translator: t, svc: svc, log: log, failpoint: failpoint}
+	return &Worker{translator: t, svc: svc, mode: mode, log: log, failpoint: failpoint}
 }
 
 // Handle is the events.Handler of stream STRIPE.
 func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) error {
+	// The mode is checked as soon as the envelope is read, before the
+	// event is translated: an event of the other mode is skipped even if
+	// it is malformed or names an unknown plan, and its objects are never
+	// looked up through the Stripe API (a live key does not read test-mode
+	// objects, nor a test key live ones).
+	env, err := billing.ParseEnvelope(msg.Data())
+	if err != nil {
+		return events.Permanent(err)
+	}
+	servedLive, err := w.servedMode(ctx, env)
+	if err != nil {
+		return err
+	}
+	if env.Livemode != servedLive {
+		return w.skipOtherMode(ctx, msg.Data(), env, servedLive)
+	}
 	fact, err := w.translator.Translate(ctx, msg.Data())
 	log := w.log.With(zap.String("event", fact.EventID), zap.String("type", fact.EventType), zap.String("account", fact.Key))
 	switch {
@@ -59,6 +107,107 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) error {
 		w.failpoint("before.ack")
 	}
 	return err
+}
+
+// servedMode is the Stripe mode the worker serves: true live, false test.
+// Unless the configuration decides it, the first event pins its own mode
+// (once per deployment; every worker gets the first pin) and the pin is
+// kept in the process from then on.
+func (w *Worker) servedMode(ctx context.Context, env billing.Envelope) (bool, error) {
+	if w.mode.Livemode != nil {
+		return *w.mode.Livemode, nil
+	}
+	switch w.pinned.Load() {
+	case pinnedLive:
+		return true, nil
+	case pinnedTest:
+		return false, nil
+	}
+	if w.mode.Pins == nil {
+		return false, errors.New("no Stripe mode configured and no bucket to pin one in")
+	}
+	live, err := w.mode.Pins.PinMode(ctx, env.Livemode, env.ID)
+	if err != nil {
+		return false, err
+	}
+	w.remember(live, "pinned in bucket ACCOUNTS by the deployment's first event")
+	return live, nil
+}
+
+// remember caches the pinned mode, logging it the first time.
+func (w *Worker) remember(live bool, how string) {
+	v := pinnedTest
+	if live {
+		v = pinnedLive
+	}
+	if w.pinned.CompareAndSwap(0, v) {
+		w.log.Info("serving one Stripe mode", zap.String("mode", provisioning.ModeName(live)), zap.String("decided", how))
+	}
+}
+
+// CheckMode logs, at start, which Stripe mode the worker serves. Without a
+// configured mode it reads the pin, if there is one yet, and keeps it; with
+// one, it warns if the pin says otherwise: a worker of the same deployment
+// started without STRIPE_MODE and STRIPE_API_KEY would serve the pinned
+// mode. A pin that cannot be read is read again at the first event.
+func (w *Worker) CheckMode(ctx context.Context) {
+	var pin provisioning.ModePin
+	var pinned bool
+	var err error
+	if w.mode.Pins != nil {
+		pin, pinned, err = w.mode.Pins.PinnedMode(ctx)
+	}
+	if err != nil {
+		w.log.Warn("cannot read the pinned Stripe mode yet", zap.Error(err))
+	}
+	switch {
+	case w.mode.Livemode != nil:
+		live := *w.mode.Livemode
+		w.log.Info("serving one Stripe mode", zap.String("mode", provisioning.ModeName(live)), zap.String("decided", "by STRIPE_MODE or STRIPE_API_KEY"))
+		if pinned && pin.Live() != live {
+			w.log.Warn("bucket ACCOUNTS pins the other Stripe mode: set STRIPE_MODE on every worker of this deployment",
+				zap.String("mode", provisioning.ModeName(live)), zap.String("pinned", pin.Mode), zap.String("pinned_by", pin.Event))
+		}
+	case pinned:
+		w.remember(pin.Live(), "pinned in bucket ACCOUNTS by "+pin.Event)
+	case err == nil:
+		w.log.Info("no Stripe mode configured or pinned: the first event will pin its mode")
+	}
+}
+
+// skipOtherMode acknowledges an event of the mode the worker does not
+// serve: audited as skipped with a reason naming both modes and the fix,
+// logged, counted. Nothing else happens: no record, no provider, no email.
+func (w *Worker) skipOtherMode(ctx context.Context, payload []byte, env billing.Envelope, servedLive bool) error {
+	// The audit names what ids the event holds, read without the Stripe
+	// API; whatever cannot be read is left out.
+	offline := billing.Translator{Catalog: w.translator.Catalog}
+	fact, _ := offline.Translate(ctx, payload) // the envelope reads, so the fact has its id, type, time and mode
+	reason := otherModeReason(env.Livemode, servedLive, w.mode.Livemode != nil)
+	if err := w.svc.Skipped(ctx, fact, reason); err != nil {
+		return err
+	}
+	w.log.Warn("event of the other Stripe mode skipped", zap.String("event", env.ID), zap.String("type", env.Type),
+		zap.String("account", fact.Key), zap.String("mode", provisioning.ModeName(env.Livemode)),
+		zap.String("served", provisioning.ModeName(servedLive)))
+	if w.mode.Skipped != nil {
+		w.mode.Skipped(env.Livemode)
+	}
+	return nil
+}
+
+// otherModeReason is the audited reason an event of the other mode was
+// skipped: both modes, where the served one comes from, and the fix.
+func otherModeReason(eventLive, servedLive, configured bool) string {
+	event, served := provisioning.ModeName(eventLive), provisioning.ModeName(servedLive)
+	from := "pinned in bucket ACCOUNTS by its first event, as neither STRIPE_MODE nor STRIPE_API_KEY is set"
+	if configured {
+		from = "as STRIPE_MODE or STRIPE_API_KEY says"
+	}
+	return fmt.Sprintf("%s-mode event, and this deployment serves %s mode (%s): not applied. "+
+		"If the deployment is to serve %s mode, set STRIPE_MODE=%s on every worker and replay the skipped events (vpnbillctl replay --since); "+
+		"otherwise remove the %s-mode endpoint's signing secret from STRIPE_WEBHOOK_SECRET",
+		event, served, from, event, event, event)
 }
 
 // HandleTimer is the events.Handler of due timers: it reconciles the record

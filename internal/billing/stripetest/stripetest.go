@@ -139,6 +139,31 @@ func VersionedEvent(version, id, typ string, created time.Time, obj map[string]a
 	return b
 }
 
+// Live returns event (one of this package's events) as Stripe sends it in
+// live mode: "livemode" true on the envelope and on its data.object (where
+// the object has the field). Every builder makes test-mode events.
+func Live(event []byte) []byte {
+	var ev map[string]any
+	d := json.NewDecoder(bytes.NewReader(event))
+	d.UseNumber() // ids and amounts stay as they were
+	if err := d.Decode(&ev); err != nil {
+		panic("stripetest: Live: " + err.Error()) // the events are ours
+	}
+	ev["livemode"] = true
+	if data, ok := ev["data"].(map[string]any); ok {
+		if obj, ok := data["object"].(map[string]any); ok {
+			if _, has := obj["livemode"]; has {
+				obj["livemode"] = true
+			}
+		}
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // Sign returns the Stripe-Signature header of payload with secret at time t.
 func Sign(payload []byte, secret string, t time.Time) string {
 	return webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{
