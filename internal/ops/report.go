@@ -15,9 +15,11 @@ import (
 
 // Report row statuses. Every status but StatusOK is a mismatch.
 const (
-	// StatusOK: paid, and an account was created for it.
+	// StatusOK: paid, and an account was created for it (for each seat it
+	// paid for).
 	StatusOK = "ok"
-	// StatusPaidNotProvisioned: a payment for an account never created.
+	// StatusPaidNotProvisioned: a payment for an account never created, or
+	// for more seats than accounts were made.
 	StatusPaidNotProvisioned = "paid_not_provisioned"
 	// StatusProvisionedNotPaid: an account created in the range for which no payment was ever audited.
 	StatusProvisionedNotPaid = "provisioned_not_paid"
@@ -148,7 +150,12 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 		accountMode[r.Key] = provisioning.ModeName(r.Desired.Livemode)
 	}
 	deliveries := map[string]*delivery{}
+	// paid: the accounts whose subscription or order was paid for, a
+	// further seat by its first seat's; seatsMade: the seats of each
+	// subscription or order (by its first seat's key) with an account made.
 	paid := map[string]bool{}
+	seatsMade := map[string]map[string]bool{}
+	first := func(account string) string { root, _ := provisioning.SeatOf(account); return root }
 	for _, a := range audits {
 		switch {
 		case a.Kind == events.AuditAccountCreated || a.Kind == events.AuditAccountRenewed:
@@ -159,6 +166,10 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 			}
 			if a.Kind == events.AuditAccountCreated {
 				d.created = true
+				if seatsMade[first(a.Account)] == nil {
+					seatsMade[first(a.Account)] = map[string]bool{}
+				}
+				seatsMade[first(a.Account)][a.Account] = true
 				d.provider, d.user = a.Provider, a.Username
 				if d.from.IsZero() || a.PeriodStart.Before(d.from) {
 					d.from = a.PeriodStart
@@ -169,7 +180,7 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 				d.to = a.PeriodEnd
 			}
 		case isPayment(a):
-			paid[a.Account] = true
+			paid[first(a.Account)] = true
 		}
 	}
 	// What was refunded of each payment (by invoice or checkout session).
@@ -219,6 +230,9 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 		} else {
 			row.Status = StatusPaidNotProvisioned
 		}
+		if len(seatsMade[a.Account]) < a.Seats { // fewer accounts made than seats paid for
+			row.Status = StatusPaidNotProvisioned
+		}
 		rep.Rows = append(rep.Rows, row)
 		t := totals[totalKey{row.Mode, a.Currency}]
 		if t == nil {
@@ -230,7 +244,7 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 		t.Refunded += row.Refunded
 	}
 	for account, d := range deliveries {
-		if paid[account] {
+		if paid[first(account)] {
 			continue
 		}
 		for _, a := range d.createdAudits {

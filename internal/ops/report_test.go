@@ -68,6 +68,7 @@ func TestBuildReportNeverMixesModes(t *testing.T) {
 	}
 	audits := []events.Audit{
 		pay("1", "sub_live1", "in_live1", 999, "eur", true, 3), created("2", "sub_live1"),
+		created("2b", provisioning.SeatKey("sub_live1", 2)), created("2c", provisioning.SeatKey("sub_live1", 3)),
 		pay("3", "sub_live2", "in_live2", 1999, "eur", true, 0), created("4", "sub_live2"),
 		pay("5", "sub_test1", "in_test1", 500, "eur", false, 1), created("6", "sub_test1"),
 		pay("7", "sub_test2", "in_test2", 700, "usd", false, 0), // paid, never provisioned
@@ -141,6 +142,40 @@ func TestParseSince(t *testing.T) {
 		got, err := ParseSince(tc.in)
 		if (err == nil) != tc.ok || !got.Time.Equal(tc.want.Time) || got.Seq != tc.want.Seq {
 			t.Errorf("ParseSince(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+}
+
+// A payment for N seats is ok once N accounts were made for its
+// subscription, its further seats' included; a further seat's account is
+// never "provisioned, not paid".
+func TestBuildReportSeats(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2025, 3, 10, 0, 0, 0, 0, time.UTC)
+	paid := func(id, sub, invoice string, seats int) events.Audit {
+		return events.Audit{ID: id, Kind: events.AuditFactApplied, Account: sub, StripeType: "invoice.paid", StripeCreated: at,
+			Subscription: sub, Invoice: invoice, Amount: 999 * int64(seats), Currency: "eur", Seats: seats}
+	}
+	made := func(id, account string) events.Audit {
+		return events.Audit{ID: id, Kind: events.AuditAccountCreated, Account: account, Time: at, Provider: "purevpn", Username: "pv_" + id}
+	}
+	audits := []events.Audit{
+		paid("1", "sub_full", "in_full", 3), made("2", "sub_full"), made("3", provisioning.SeatKey("sub_full", 2)),
+		made("4", provisioning.SeatKey("sub_full", 3)),
+		paid("5", "sub_short", "in_short", 3), made("6", "sub_short"), made("7", provisioning.SeatKey("sub_short", 2)),
+	}
+	rep := buildReport(at.AddDate(0, 0, -1), at.AddDate(0, 0, 1), audits, nil)
+	got := map[string]string{}
+	for _, r := range rep.Rows {
+		got[r.Account] += r.Status + " "
+	}
+	want := map[string]string{"sub_full": StatusOK + " ", "sub_short": StatusPaidNotProvisioned + " "}
+	if len(got) != len(want) || got["sub_full"] != want["sub_full"] || got["sub_short"] != want["sub_short"] {
+		t.Errorf("rows by account %v, want %v", got, want)
+	}
+	for _, r := range rep.Rows {
+		if r.Seats != 3 {
+			t.Errorf("row %s: %d seats, want 3", r.Account, r.Seats)
 		}
 	}
 }
