@@ -25,10 +25,10 @@ func Example() {
 	msg, err := notify.Render(notify.Welcome, notify.Data{
 		To:          "ann@example.com",
 		PlanName:    "Tunnel, monthly",
-		Provider:    notify.ProviderVPNKI,
 		Username:    "tunnel_4411",
 		Password:    "kiPass77",
 		Server:      "msk.vpnki.ru",
+		Protocols:   "PPTP, L2TP/IPsec or OpenVPN",
 		PaidThrough: time.Date(2031, time.March, 14, 0, 0, 0, 0, time.UTC),
 		MessageID:   "<welcome.sub_123.1@vpnbill>",
 	})

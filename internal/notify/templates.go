@@ -12,6 +12,8 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+
+	"github.com/vpnbill/vpnbill/internal/providers"
 )
 
 // Kind names an email the customer can receive. Its value names the template files
@@ -23,10 +25,11 @@ const (
 	Welcome          Kind = "welcome"           // account created: credentials and how to connect
 	PaymentFailed    Kind = "payment_failed"    // a charge failed; Stripe retries, service continues
 	Suspended        Kind = "suspended"         // unpaid past the grace period: service suspended
-	Resumed          Kind = "resumed"           // paid again: service back, credentials (new ones for VPNKI)
+	Resumed          Kind = "resumed"           // paid again: service back; new credentials if the account was made anew
 	Canceled         Kind = "canceled"          // subscription ended; account deleted on DeleteAt
 	Deleted          Kind = "deleted"           // account and credentials deleted at the provider
-	CredentialsReset Kind = "credentials_reset" // new password (or new tunnel) on request
+	CredentialsReset Kind = "credentials_reset" // new password (or new account) on request
+	SeatRemoved      Kind = "seat_removed"      // a plan lost a seat: that seat's account stops, deleted on DeleteAt
 	TrialEnding      Kind = "trial_ending"      // a free trial ends on PaidThrough; the first payment follows
 	PaymentAction    Kind = "payment_action"    // a payment needs the customer to confirm it (3-D Secure) at InvoiceURL
 	Ending           Kind = "ending"            // the subscription is set to end on PaidThrough (cancel at period end)
@@ -34,33 +37,52 @@ const (
 
 // Kinds returns every Kind, in the order a subscription may meet them.
 func Kinds() []Kind {
-	return []Kind{Welcome, TrialEnding, PaymentAction, PaymentFailed, Suspended, Resumed, CredentialsReset, Ending, Canceled, Deleted}
+	return []Kind{Welcome, TrialEnding, PaymentAction, PaymentFailed, Suspended, Resumed, CredentialsReset, SeatRemoved, Ending, Canceled, Deleted}
 }
-
-// Providers, as Data.Provider spells them.
-const (
-	ProviderPureVPN = "purevpn"
-	ProviderVPNKI   = "vpnki"
-)
 
 // Data is what a template may show. Which fields a Kind requires is checked by Render.
 type Data struct {
 	To           string // recipient address; required for every kind
 	CustomerName string // optional; the greeting falls back to "Hello,"
 	PlanName     string // optional, e.g. "Standard VPN, monthly"
-	Provider     string // "purevpn" or "vpnki"; required for kinds that carry credentials
 
-	// Username and Password are the VPN credentials; Server is the address to connect to
-	// (VPNKI's vpnki_address, required for VPNKI; may be empty for PureVPN).
-	Username, Password, Server string
+	// Username and Password are the VPN credentials. Welcome,
+	// CredentialsReset, Resumed and SeatRemoved require Username; Welcome
+	// and CredentialsReset require Password, Resumed only with
+	// NewCredentials.
+	Username, Password string
+	// NewCredentials: the account was made anew (a provider that cannot
+	// suspend replaces it), so a Resumed email sends Password and says the
+	// previous credentials no longer work. Without it, Resumed tells the
+	// customer to sign in as before, and shows a Password only if given.
+	NewCredentials bool
+
+	// How the customer connects, shown with the credentials; Welcome,
+	// CredentialsReset and Resumed require Server or App.
+	Server    string // the address the account connects to, if it comes with one
+	Protocols string // what a device's own VPN client connects to Server with, e.g. "PPTP, L2TP/IPsec or OpenVPN"; optional
+	App       string // the provider's app the customer installs and signs in to, used when there is no Server
+
+	// Seat and Seats: this account is seat Seat (from 1) of a plan of Seats
+	// accounts (a subscription's quantity). With Seats > 1, an email that
+	// carries a password names the seat in its subject and body, and Seat
+	// must be 1..Seats; with Seats <= 1 they change nothing. SeatRemoved
+	// requires Seat.
+	Seat, Seats int
 
 	PaidThrough time.Time // end of the paid period (of the trial, for TrialEnding: required there); optional elsewhere
-	DeleteAt    time.Time // when the account is deleted; required for Canceled
+	DeleteAt    time.Time // when the account is deleted; required for Canceled and SeatRemoved
 
 	AmountDue  string // optional, preformatted, e.g. "9.99 EUR"
 	InvoiceURL string // optional http(s) URL where the customer can pay or update the card
 
 	MessageID string // required; copied to Message.MessageID, e.g. "<welcome.sub_123.1@vpnbill>"
+
+	// Provider is never shown: a caller that sets it instead of App,
+	// Protocols and NewCredentials gets them from the provider's
+	// capabilities. It goes, with fromProvider, once provisioning fills them
+	// itself; new code sets them.
+	Provider string
 }
 
 //go:embed templates/*.tmpl
@@ -68,8 +90,10 @@ var templateFS embed.FS
 
 type kindSpec struct {
 	subject string
-	// credentials: Username, Password and Provider are required (and Server for VPNKI).
+	// credentials: Username, Server or App, and (but for a Resumed account
+	// that kept its credentials) Password are required.
 	credentials bool
+	seat        bool // Seat and Username are required
 	deleteAt    bool
 	paidThrough bool // PaidThrough is required
 	invoiceURL  bool // InvoiceURL is required
@@ -83,6 +107,7 @@ var kindSpecs = map[Kind]kindSpec{
 	Canceled:         {subject: "Your VPN subscription has been canceled", deleteAt: true},
 	Deleted:          {subject: "Your VPN account has been deleted"},
 	CredentialsReset: {subject: "Your new VPN credentials", credentials: true},
+	SeatRemoved:      {subject: "A seat of your VPN plan was removed", seat: true, deleteAt: true},
 	TrialEnding:      {subject: "Your VPN trial ends soon", paidThrough: true},
 	PaymentAction:    {subject: "Please confirm your VPN payment", invoiceURL: true},
 	Ending:           {subject: "Your VPN subscription is ending", paidThrough: true},
@@ -109,19 +134,23 @@ func mustParseTemplates() map[Kind]kindTemplates {
 	return out
 }
 
-// view is Data as the templates see it: dates formatted, provider resolved.
+// view is Data as the templates see it: dates and lists formatted, the seat worded.
 type view struct {
-	Subject      string
-	CustomerName string
-	PlanName     string
-	IsVPNKI      bool
-	Username     string
-	Password     string
-	Server       string
-	PaidThrough  string
-	DeleteAt     string
-	AmountDue    string
-	InvoiceURL   string
+	Subject        string
+	CustomerName   string
+	PlanName       string
+	NewCredentials bool
+	Username       string
+	Password       string
+	Server         string
+	Protocols      string
+	App            string
+	Seat           int
+	SeatLine       string // "This is seat 2 of 5 of your plan.", or empty
+	PaidThrough    string
+	DeleteAt       string
+	AmountDue      string
+	InvoiceURL     string
 }
 
 // Render builds the email of kind from d: subject, text and HTML bodies (HTML-escaped), To and
@@ -131,22 +160,35 @@ func Render(kind Kind, d Data) (Message, error) {
 	if !ok {
 		return Message{}, fmt.Errorf("notify: render: unknown kind %q", kind)
 	}
-	if err := d.validate(kind, spec); err != nil {
+	d, err := d.fromProvider()
+	if err == nil {
+		err = d.validate(kind, spec)
+	}
+	if err != nil {
 		return Message{}, fmt.Errorf("notify: render %s: %w", kind, err)
 	}
 
 	v := view{
-		Subject:      spec.subject,
-		CustomerName: strings.TrimSpace(d.CustomerName),
-		PlanName:     strings.TrimSpace(d.PlanName),
-		IsVPNKI:      d.Provider == ProviderVPNKI,
-		Username:     d.Username,
-		Password:     d.Password,
-		Server:       d.Server,
-		PaidThrough:  formatDate(d.PaidThrough),
-		DeleteAt:     formatDate(d.DeleteAt),
-		AmountDue:    d.AmountDue,
-		InvoiceURL:   d.InvoiceURL,
+		Subject:        spec.subject,
+		CustomerName:   strings.TrimSpace(d.CustomerName),
+		PlanName:       strings.TrimSpace(d.PlanName),
+		NewCredentials: d.NewCredentials,
+		Username:       d.Username,
+		Password:       d.Password,
+		Server:         d.Server,
+		Protocols:      d.Protocols,
+		App:            d.App,
+		Seat:           d.Seat,
+		PaidThrough:    formatDate(d.PaidThrough),
+		DeleteAt:       formatDate(d.DeleteAt),
+		AmountDue:      d.AmountDue,
+		InvoiceURL:     d.InvoiceURL,
+	}
+	// An email with a password is about one account: of several seats, say which.
+	if spec.credentials && d.Password != "" && d.Seats > 1 {
+		seat := fmt.Sprintf("seat %d of %d", d.Seat, d.Seats)
+		v.Subject += " (" + seat + ")"
+		v.SeatLine = "This is " + seat + " of your plan."
 	}
 	t := templates[kind]
 	var text, html bytes.Buffer
@@ -158,7 +200,7 @@ func Render(kind Kind, d Data) (Message, error) {
 	}
 	return Message{
 		To:        d.To,
-		Subject:   spec.subject,
+		Subject:   v.Subject,
 		Text:      tidy(text.String()),
 		HTML:      html.String(),
 		MessageID: d.MessageID,
@@ -175,28 +217,27 @@ func (d Data) validate(kind Kind, spec kindSpec) error {
 	if d.MessageID == "" {
 		errs = append(errs, errors.New("MessageID is required"))
 	}
-	switch d.Provider {
-	case ProviderPureVPN, ProviderVPNKI:
-	case "":
-		if spec.credentials {
-			errs = append(errs, errors.New("Provider is required (purevpn or vpnki)"))
-		}
-	default:
-		errs = append(errs, fmt.Errorf("Provider %q is not purevpn or vpnki", d.Provider))
+	if (spec.credentials || spec.seat) && d.Username == "" {
+		errs = append(errs, errors.New("Username is required"))
 	}
 	if spec.credentials {
-		if d.Username == "" {
-			errs = append(errs, errors.New("Username is required"))
-		}
-		// A PureVPN account resumes with the credentials it had: the
-		// email names the username and sends no password.
-		keepsPassword := kind == Resumed && d.Provider == ProviderPureVPN
+		// An account that was suspended and enabled again resumes with
+		// the credentials it had: the email names the username only.
+		keepsPassword := kind == Resumed && !d.NewCredentials
 		if d.Password == "" && !keepsPassword {
 			errs = append(errs, errors.New("Password is required"))
 		}
-		if d.Provider == ProviderVPNKI && d.Server == "" {
-			errs = append(errs, errors.New("Server is required for vpnki"))
+		if d.Server == "" && d.App == "" {
+			errs = append(errs, errors.New("Server or App is required: how the customer connects"))
 		}
+	}
+	if d.Seat < 0 || d.Seats < 0 {
+		errs = append(errs, fmt.Errorf("Seat %d and Seats %d must not be negative", d.Seat, d.Seats))
+	} else if spec.credentials && d.Password != "" && d.Seats > 1 && (d.Seat < 1 || d.Seat > d.Seats) {
+		errs = append(errs, fmt.Errorf("Seat %d is not one of the plan's %d seats", d.Seat, d.Seats))
+	}
+	if spec.seat && d.Seat < 1 {
+		errs = append(errs, fmt.Errorf("Seat is required for %s", kind))
 	}
 	if spec.deleteAt && d.DeleteAt.IsZero() {
 		errs = append(errs, fmt.Errorf("DeleteAt is required for %s", kind))
@@ -212,12 +253,37 @@ func (d Data) validate(kind Kind, spec kindSpec) error {
 			errs = append(errs, fmt.Errorf("InvoiceURL %q is not an http(s) URL", d.InvoiceURL))
 		}
 	}
-	for name, s := range map[string]string{"CustomerName": d.CustomerName, "PlanName": d.PlanName, "AmountDue": d.AmountDue} {
+	for name, s := range map[string]string{"CustomerName": d.CustomerName, "PlanName": d.PlanName, "AmountDue": d.AmountDue,
+		"App": d.App, "Protocols": d.Protocols} {
 		if strings.ContainsAny(s, "\r\n") {
 			errs = append(errs, fmt.Errorf("%s contains a line break", name))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// fromProvider fills App, Protocols and NewCredentials from the deprecated
+// Provider for a caller that sets only it, as Render read it before: from
+// the provider's capabilities. Remove it with Data.Provider.
+func (d Data) fromProvider() (Data, error) {
+	if d.Provider == "" {
+		return d, nil
+	}
+	n := providers.Name(d.Provider)
+	if !n.Valid() {
+		return d, fmt.Errorf("Provider %q is not a provider vpnbill implements", d.Provider)
+	}
+	caps := providers.CapabilitiesOf(n)
+	if d.App == "" {
+		d.App = caps.App
+	}
+	if d.Protocols == "" {
+		d.Protocols = caps.Protocols
+	}
+	if !caps.Suspend {
+		d.NewCredentials = true // an account that cannot be suspended was made anew
+	}
+	return d, nil
 }
 
 // formatDate is "2 January 2006" in UTC, or "" for the zero time.

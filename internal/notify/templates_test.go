@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,12 +12,14 @@ var (
 	deleteAt    = time.Date(2031, time.April, 13, 0, 0, 0, 0, time.UTC)
 )
 
+// pureVPNData is an account one connects to with the provider's app, as
+// PureVPN's (its capabilities name the app).
 func pureVPNData() Data {
 	return Data{
 		To:           "ann@example.com",
 		CustomerName: "Ann Example",
 		PlanName:     "Standard VPN, monthly",
-		Provider:     ProviderPureVPN,
+		App:          "PureVPN",
 		Username:     "pvpn_user_7731",
 		Password:     "Ab3dE5gH",
 		PaidThrough:  paidThrough,
@@ -27,12 +30,23 @@ func pureVPNData() Data {
 	}
 }
 
+// vpnkiData is an account that comes with a server address one connects
+// to with the device's own VPN client, as VPNKI's; it cannot be suspended,
+// so it is made anew on resume.
 func vpnkiData() Data {
 	d := pureVPNData()
-	d.Provider = ProviderVPNKI
+	d.App = ""
 	d.Username = "tunnel_4411"
 	d.Password = "kiPass77"
 	d.Server = "msk.vpnki.ru"
+	d.Protocols = "PPTP, L2TP/IPsec or OpenVPN"
+	d.NewCredentials = true
+	return d
+}
+
+// seat returns d as seat n of a plan of seats accounts.
+func seat(d Data, n, seats int) Data {
+	d.Seat, d.Seats = n, seats
 	return d
 }
 
@@ -40,6 +54,7 @@ func TestRenderEveryKind(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		kind    Kind
+		name    string
 		data    Data
 		subject string
 		// want must appear in both the text and the HTML part; wantText in the text part only
@@ -48,48 +63,52 @@ func TestRenderEveryKind(t *testing.T) {
 		wantText []string
 		notWant  []string
 	}{
-		{Welcome, pureVPNData(), "Your VPN account is ready",
+		{Welcome, "app", pureVPNData(), "Your VPN account is ready",
 			[]string{"Ann Example", "Standard VPN, monthly", "pvpn_user_7731", "Ab3dE5gH", "PureVPN app", "built-in VPN client", "14 March 2031"},
 			nil, []string{"PPTP", "OpenVPN"}},
-		{Welcome, vpnkiData(), "Your VPN account is ready",
+		{Welcome, "server", vpnkiData(), "Your VPN account is ready",
 			[]string{"tunnel_4411", "kiPass77", "msk.vpnki.ru", "PPTP", "L2TP/IPsec", "OpenVPN"},
 			nil, []string{"PureVPN app"}},
-		{Resumed, pureVPNData(), "Your VPN service is active again",
+		{Resumed, "app", pureVPNData(), "Your VPN service is active again",
 			[]string{"active again", "pvpn_user_7731", "Ab3dE5gH", "PureVPN app"},
 			nil, []string{"are new"}},
-		{Resumed, vpnkiData(), "Your VPN service is active again",
+		{Resumed, "server", vpnkiData(), "Your VPN service is active again",
 			[]string{"active again", "are new", "tunnel_4411", "kiPass77", "msk.vpnki.ru", "L2TP/IPsec"},
 			nil, nil},
-		{CredentialsReset, pureVPNData(), "Your new VPN credentials",
+		{CredentialsReset, "app", pureVPNData(), "Your new VPN credentials",
 			[]string{"reset", "no longer works", "pvpn_user_7731", "Ab3dE5gH"},
 			nil, nil},
-		{CredentialsReset, vpnkiData(), "Your new VPN credentials",
+		{CredentialsReset, "server", vpnkiData(), "Your new VPN credentials",
 			[]string{"tunnel_4411", "kiPass77", "msk.vpnki.ru", "OpenVPN"},
 			nil, nil},
-		{PaymentFailed, pureVPNData(), "We couldn't process your VPN payment",
+		{PaymentFailed, "app", pureVPNData(), "We couldn't process your VPN payment",
 			[]string{"couldn't charge", "9.99 EUR", "Stripe will retry", "continues for now"},
 			[]string{"https://invoice.stripe.com/i/acct_1/test_2?s=ap&x=1"}, []string{"Ab3dE5gH"}},
-		{Suspended, pureVPNData(), "Your VPN service is suspended",
+		{Suspended, "app", pureVPNData(), "Your VPN service is suspended",
 			[]string{"suspended", "resumes automatically"},
 			[]string{"https://invoice.stripe.com/i/acct_1/test_2?s=ap&x=1"}, []string{"Ab3dE5gH"}},
-		{Canceled, pureVPNData(), "Your VPN subscription has been canceled",
+		{Canceled, "app", pureVPNData(), "Your VPN subscription has been canceled",
 			[]string{"canceled", "14 March 2031", "deleted on", "13 April 2031"},
 			nil, []string{"Ab3dE5gH"}},
-		{TrialEnding, pureVPNData(), "Your VPN trial ends soon",
+		{TrialEnding, "app", pureVPNData(), "Your VPN trial ends soon",
 			[]string{"free trial", "Standard VPN, monthly", "14 March 2031", "first payment"},
 			[]string{"https://invoice.stripe.com/i/acct_1/test_2?s=ap&x=1"}, []string{"Ab3dE5gH"}},
-		{PaymentAction, pureVPNData(), "Please confirm your VPN payment",
+		{PaymentAction, "app", pureVPNData(), "Please confirm your VPN payment",
 			[]string{"confirm your payment", "9.99 EUR", "continues for now"},
 			[]string{"https://invoice.stripe.com/i/acct_1/test_2?s=ap&x=1"}, []string{"Ab3dE5gH"}},
-		{Ending, pureVPNData(), "Your VPN subscription is ending",
+		{Ending, "app", pureVPNData(), "Your VPN subscription is ending",
 			[]string{"set to end", "runs until", "14 March 2031", "Standard VPN, monthly", "will not be charged again"},
 			nil, []string{"Ab3dE5gH"}},
-		{Deleted, pureVPNData(), "Your VPN account has been deleted",
+		{SeatRemoved, "app", seat(pureVPNData(), 2, 4), "A seat of your VPN plan was removed",
+			[]string{"A seat of your plan (Standard VPN, monthly) was removed", "seat 2's account", "pvpn_user_7731",
+				"no longer works", "13 April 2031", "other seats of your plan keep working"},
+			nil, []string{"Ab3dE5gH", "PureVPN"}},
+		{Deleted, "app", pureVPNData(), "Your VPN account has been deleted",
 			[]string{"has been deleted", "pvpn_user_7731"},
 			nil, []string{"Ab3dE5gH"}},
 	}
 	for _, tt := range tests {
-		t.Run(string(tt.kind)+"/"+tt.data.Provider, func(t *testing.T) {
+		t.Run(string(tt.kind)+"/"+tt.name, func(t *testing.T) {
 			t.Parallel()
 			msg, err := Render(tt.kind, tt.data)
 			if err != nil {
@@ -133,7 +152,7 @@ func TestRenderEveryKind(t *testing.T) {
 func TestRenderCoversEveryKind(t *testing.T) {
 	t.Parallel()
 	for _, kind := range Kinds() {
-		if _, err := Render(kind, vpnkiData()); err != nil {
+		if _, err := Render(kind, seat(vpnkiData(), 1, 1)); err != nil {
 			t.Errorf("Render(%s): %v", kind, err)
 		}
 	}
@@ -211,12 +230,20 @@ func TestRenderValidates(t *testing.T) {
 		{"welcome with a bad To", Welcome, func(d *Data) { d.To = "ann@" }, []string{"not an email address"}},
 		{"welcome without credentials", Welcome, func(d *Data) { d.Username, d.Password = "", "" },
 			[]string{"Username is required", "Password is required"}},
-		{"welcome without provider", Welcome, func(d *Data) { d.Provider = "" }, []string{"Provider is required"}},
+		{"welcome without a way to connect", Welcome, func(d *Data) { d.App = "" }, []string{"Server or App is required"}},
 		{"unknown provider", Deleted, func(d *Data) { d.Provider = "nordvpn" }, []string{`Provider "nordvpn"`}},
-		{"vpnki welcome without server", Welcome, func(d *Data) { d.Provider, d.Server = ProviderVPNKI, "" },
-			[]string{"Server is required for vpnki"}},
-		{"vpnki resumed without password", Resumed, func(d *Data) { d.Provider, d.Server, d.Password = ProviderVPNKI, "vpn.example.net", "" },
+		{"server account's welcome without server", Welcome, func(d *Data) { *d = vpnkiData(); d.Server = "" },
+			[]string{"Server or App is required"}},
+		{"resumed with new credentials without password", Resumed, func(d *Data) { *d = vpnkiData(); d.Password = "" },
 			[]string{"Password is required"}},
+		{"resumed without a way to connect", Resumed, func(d *Data) { d.App, d.Password = "", "" }, []string{"Server or App is required"}},
+		{"seat outside the plan", Welcome, func(d *Data) { d.Seat, d.Seats = 6, 5 }, []string{"Seat 6 is not one of the plan's 5 seats"}},
+		{"no seat of several", CredentialsReset, func(d *Data) { d.Seats = 5 }, []string{"Seat 0 is not one of the plan's 5 seats"}},
+		{"negative seats", Welcome, func(d *Data) { d.Seats = -1 }, []string{"negative"}},
+		{"seat removed without seat", SeatRemoved, func(d *Data) { d.Seats = 4 }, []string{"Seat is required for seat_removed"}},
+		{"seat removed without username", SeatRemoved, func(d *Data) { d.Seat, d.Username = 5, "" }, []string{"Username is required"}},
+		{"seat removed without DeleteAt", SeatRemoved, func(d *Data) { d.Seat, d.DeleteAt = 5, time.Time{} }, []string{"DeleteAt is required"}},
+		{"line break in app", Welcome, func(d *Data) { d.App = "PureVPN\nBcc: x@example.com" }, []string{"App contains a line break"}},
 		{"credentials reset without username", CredentialsReset, func(d *Data) { d.Username = "" }, []string{"Username is required"}},
 		{"canceled without DeleteAt", Canceled, func(d *Data) { d.DeleteAt = time.Time{} }, []string{"DeleteAt is required"}},
 		{"no MessageID", PaymentFailed, func(d *Data) { d.MessageID = "" }, []string{"MessageID is required"}},
@@ -249,17 +276,17 @@ func TestRenderValidates(t *testing.T) {
 	}
 }
 
-// A PureVPN account resumes with its old credentials: the email names the
-// username and carries no password.
-func TestRenderPureVPNResumedKeepsCredentials(t *testing.T) {
+// An account that was suspended and enabled again (PureVPN's) resumes with
+// its old credentials: the email names the username and carries no password.
+func TestRenderResumedKeepsCredentials(t *testing.T) {
 	t.Parallel()
-	m, err := Render(Resumed, Data{To: "ann@example.com", Provider: ProviderPureVPN, Username: "pvr100001",
+	m, err := Render(Resumed, Data{To: "ann@example.com", App: "PureVPN", Username: "pvr100001",
 		MessageID: "<resumed.1.sub_1@vpnbill>"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, body := range []string{m.Text, m.HTML} {
-		if !strings.Contains(body, "pvr100001") || strings.Contains(body, "Password:") {
+		if !strings.Contains(body, "pvr100001") || strings.Contains(body, "Password:") || strings.Contains(body, "are new") {
 			t.Errorf("resumed email should name the username and no password:\n%s", body)
 		}
 	}
@@ -276,5 +303,109 @@ func TestRenderRequiresTheDateAndTheLink(t *testing.T) {
 	d.InvoiceURL = ""
 	if _, err := Render(PaymentAction, d); err == nil || !strings.Contains(err.Error(), "InvoiceURL is required") {
 		t.Errorf("payment action without its link: %v", err)
+	}
+}
+
+// The removal of a seat names the seat, its account and the deletion date.
+func TestRenderSeatRemoved(t *testing.T) {
+	t.Parallel()
+	d := seat(vpnkiData(), 3, 2)
+	d.PlanName = ""
+	m, err := Render(SeatRemoved, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "A seat of your plan was removed: seat 3's account tunnel_4411 no longer works and will be deleted on 13 April 2031."
+	html := strings.ReplaceAll(m.HTML, "&#39;", "'")
+	html = strings.NewReplacer("<code>", "", "</code>", "", "<strong>", "", "</strong>", "").Replace(html)
+	for part, body := range map[string]string{"text": m.Text, "HTML": html} {
+		if !strings.Contains(strings.Join(strings.Fields(body), " "), want) {
+			t.Errorf("%s part lacks %q:\n%s", part, want, body)
+		}
+		if strings.Contains(body, "kiPass77") || strings.Contains(body, "msk.vpnki.ru") {
+			t.Errorf("%s part shows the removed account's credentials:\n%s", part, body)
+		}
+	}
+}
+
+// With several seats, an email that carries credentials says which seat
+// they are for, in its subject and its body; with one seat nothing changes.
+func TestRenderSeats(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		kind    Kind
+		data    Data
+		subject string
+	}{
+		{Welcome, pureVPNData(), "Your VPN account is ready (seat 2 of 5)"},
+		{CredentialsReset, vpnkiData(), "Your new VPN credentials (seat 2 of 5)"},
+		{Resumed, vpnkiData(), "Your VPN service is active again (seat 2 of 5)"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.kind), func(t *testing.T) {
+			t.Parallel()
+			m, err := Render(tt.kind, seat(tt.data, 2, 5))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Subject != tt.subject {
+				t.Errorf("Subject = %q, want %q", m.Subject, tt.subject)
+			}
+			for part, body := range map[string]string{"text": m.Text, "HTML": m.HTML} {
+				if !strings.Contains(body, "This is seat 2 of 5 of your plan.") {
+					t.Errorf("%s part does not say which seat:\n%s", part, body)
+				}
+			}
+			if !strings.Contains(m.HTML, "<h1 style=\"font-size:20px;margin:0 0 16px;\">"+tt.subject+"</h1>") {
+				t.Errorf("HTML heading is not the subject:\n%s", m.HTML)
+			}
+
+			alone, err := Render(tt.kind, tt.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, one := range []Data{seat(tt.data, 1, 1), seat(tt.data, 0, 0)} {
+				if m, err := Render(tt.kind, one); err != nil || !reflect.DeepEqual(m, alone) {
+					t.Errorf("seat %d of %d: the email changed (%v):\n%s", one.Seat, one.Seats, err, m.Text)
+				}
+			}
+		})
+	}
+
+	// Emails without credentials are about the plan, not a seat.
+	for _, kind := range []Kind{Suspended, PaymentFailed, Canceled} {
+		m, err := Render(kind, seat(pureVPNData(), 2, 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(m.Subject, "seat") || strings.Contains(m.Text, "seat") {
+			t.Errorf("%s names a seat:\n%s", kind, m.Text)
+		}
+	}
+	resumed := seat(pureVPNData(), 2, 5)
+	resumed.Password = "" // enabled again with the credentials it had
+	if m, err := Render(Resumed, resumed); err != nil || strings.Contains(m.Subject, "seat") {
+		t.Errorf("resumed without credentials: %q, %v", m.Subject, err)
+	}
+}
+
+// A caller that still sets the deprecated Provider gets the emails it got
+// before App, Protocols and NewCredentials existed.
+func TestRenderDeprecatedProvider(t *testing.T) {
+	t.Parallel()
+	legacy := func(d Data, provider string) Data {
+		d.App, d.Protocols, d.NewCredentials, d.Provider = "", "", false, provider
+		return d
+	}
+	for _, kind := range Kinds() {
+		for provider, d := range map[string]Data{"purevpn": seat(pureVPNData(), 1, 0), "vpnki": seat(vpnkiData(), 1, 0)} {
+			want, err := Render(kind, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := Render(kind, legacy(d, provider)); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s with Provider %s: %v\n%s\nwant\n%s", kind, provider, err, got.Text, want.Text)
+			}
+		}
 	}
 }

@@ -10,6 +10,7 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -22,12 +23,16 @@ const (
 	VPNKI   Name = "vpnki"
 )
 
-// Valid reports whether n is a provider vpnbill implements.
-func (n Name) Valid() bool { return n == PureVPN || n == VPNKI }
+// Names returns the providers vpnbill implements.
+func Names() []Name { return []Name{PureVPN, VPNKI} }
 
-// Capabilities says which operations a provider offers natively. The worker
-// reads it to pick an explicit rule for what a provider lacks (VPNKI has no
-// renew, suspend or password change) instead of pretending.
+// Valid reports whether n is a provider vpnbill implements.
+func (n Name) Valid() bool { return slices.Contains(Names(), n) }
+
+// Capabilities says which operations a provider offers natively, and how
+// its customers connect. The worker reads it to pick an explicit rule for
+// what a provider lacks (VPNKI has no renew, suspend or password change)
+// instead of pretending, and its emails read from it how to connect.
 type Capabilities struct {
 	Renew          bool // the provider keeps an expiry and can extend it
 	Suspend        bool // an account can be disabled and enabled again
@@ -37,15 +42,24 @@ type Capabilities struct {
 	// PackageNeedsNewAccount: an account is made for one package and
 	// period, so a plan change to another needs a new account.
 	PackageNeedsNewAccount bool
+
+	// App is the name of the provider's own app a customer installs and
+	// signs in to; empty if there is none.
+	App string
+	// Protocols are what a device's own VPN client connects to an account's
+	// server with (the server comes with the account's credentials), as a
+	// customer reads them, e.g. "PPTP, L2TP/IPsec or OpenVPN"; empty if the
+	// provider does not say.
+	Protocols string
 }
 
 // CapabilitiesOf returns the capability matrix of DESIGN.md for n.
 func CapabilitiesOf(n Name) Capabilities {
 	switch n {
 	case PureVPN:
-		return Capabilities{Renew: true, Suspend: true, ChangePassword: true, PackageNeedsNewAccount: true}
+		return Capabilities{Renew: true, Suspend: true, ChangePassword: true, PackageNeedsNewAccount: true, App: "PureVPN"}
 	case VPNKI:
-		return Capabilities{List: true, Usage: true}
+		return Capabilities{List: true, Usage: true, Protocols: "PPTP, L2TP/IPsec or OpenVPN"}
 	default:
 		return Capabilities{}
 	}
