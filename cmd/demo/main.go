@@ -39,6 +39,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn/purevpnsim"
+	"github.com/vpnbill/vpnbill/internal/providers/registry"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki/vpnkisim"
 	"github.com/vpnbill/vpnbill/internal/worker"
@@ -144,7 +145,7 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	plans, err := billing.ParseCatalog([]byte(demoPlans))
+	plans, err := billing.ParseCatalog([]byte(demoPlans), registry.CheckPlan)
 	if err != nil {
 		return err
 	}

@@ -467,7 +467,7 @@ func (a *app) replayCmd() *cobra.Command {
 
 func (a *app) usageCmd() *cobra.Command {
 	var from, to string
-	c := &cobra.Command{Use: "usage <key> [--from T] [--to T]", Short: "VPNKI connections of the record's tunnel",
+	c := &cobra.Command{Use: "usage <key> [--from T] [--to T]", Short: "connections of the record's account, at a provider that keeps them",
 		Args: exactArgs(1, "a record key"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := parseTime("from", from)
@@ -482,12 +482,8 @@ func (a *app) usageCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.cfg.VPNKIURL != "" {
-				c, err := vpnkiClient(a.cfg, a.log)
-				if err != nil {
-					return err
-				}
-				o.VPNKI = c
+			if o.UsageReaders, err = usageReaders(a.cfg, a.log); err != nil {
+				return err
 			}
 			u, err := o.Usage(cmd.Context(), args[0], f, t)
 			if err != nil {

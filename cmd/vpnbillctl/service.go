@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -14,6 +15,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/ops"
 	"github.com/vpnbill/vpnbill/internal/providers"
+	"github.com/vpnbill/vpnbill/internal/providers/registry"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 	"github.com/vpnbill/vpnbill/internal/worker"
@@ -39,7 +41,7 @@ func provisioner(ctx context.Context, o *ops.Ops, cfg envconfig.Ctl, log *zap.Lo
 	if err := cfg.CanProvision(); err != nil {
 		return nil, err
 	}
-	plans, err := billing.LoadCatalog(cfg.PlansFile)
+	plans, err := billing.LoadCatalog(cfg.PlansFile, registry.CheckPlan)
 	if err != nil {
 		return nil, err
 	}
@@ -75,9 +77,12 @@ func providersFrom(cfg envconfig.Ctl, log *zap.Logger) (map[providers.Name]provi
 	return worker.NewProviders(pc, vc, log)
 }
 
-func vpnkiClient(cfg envconfig.Ctl, log *zap.Logger) (*vpnki.Client, error) {
+// usageReaders builds the usage readers of the configured providers that
+// keep usage: VPNKI's, if VPNKI_API_URL is set.
+func usageReaders(cfg envconfig.Ctl, log *zap.Logger) (map[providers.Name]ops.UsageReader, error) {
+	readers := map[providers.Name]ops.UsageReader{}
 	if cfg.VPNKIURL == "" {
-		return nil, fmt.Errorf("usage: VPNKI is %w (VPNKI_API_URL, VPNKI_API_KEY)", ops.ErrNotConfigured)
+		return readers, nil
 	}
 	_, vc, err := cfg.ClientConfigs()
 	if err != nil {
@@ -88,5 +93,21 @@ func vpnkiClient(cfg envconfig.Ctl, log *zap.Logger) (*vpnki.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vpnki: %w", err)
 	}
-	return c, nil
+	readers[providers.VPNKI] = vpnkiUsage{c}
+	return readers, nil
+}
+
+// vpnkiUsage reads a VPNKI tunnel's sessions for ops.Usage.
+type vpnkiUsage struct{ c *vpnki.Client }
+
+func (u vpnkiUsage) Sessions(ctx context.Context, tunnel string, from, to time.Time) ([]ops.Session, error) {
+	sessions, err := u.c.StatTunnel(ctx, tunnel, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ops.Session, 0, len(sessions))
+	for _, s := range sessions {
+		out = append(out, ops.Session{Start: s.Start, End: s.End, BytesIn: s.BytesIn, BytesOut: s.BytesOut})
+	}
+	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/metrics"
 	"github.com/vpnbill/vpnbill/internal/notify"
+	"github.com/vpnbill/vpnbill/internal/providers/registry"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 	"github.com/vpnbill/vpnbill/internal/worker"
 )
@@ -43,7 +44,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	plans, err := billing.LoadCatalog(cfg.PlansFile)
+	plans, err := billing.LoadCatalog(cfg.PlansFile, registry.CheckPlan)
 	if err != nil {
 		return err
 	}

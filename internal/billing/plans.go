@@ -19,12 +19,16 @@ type Plan struct {
 	Name string `yaml:"name"`
 	// StripePrices are the Stripe price ids or lookup keys that buy this plan.
 	StripePrices []string `yaml:"stripe_prices"`
-	// Provider is "purevpn" or "vpnki".
+	// Provider names the provider that makes the plan's accounts, as
+	// providers.Name spells it. Required; which names exist, the catalog's
+	// PlanCheck says.
 	Provider string `yaml:"provider"`
-	// PackageType is the PureVPN package: STANDARD, SSTP or HIGH-BW. Default STANDARD.
+	// PackageType is the kind of account, at a provider that sells several
+	// (its PlanCheck says which). Default STANDARD.
 	PackageType string `yaml:"package_type"`
-	// PeriodDays is the PureVPN period, and the term of a one-off order on
-	// either provider: 30, 60, 90, 180 or 365. Default 30.
+	// PeriodDays is the term of a one-off order, and the period bought at a
+	// provider that sells accounts by period (its PlanCheck says which).
+	// Default 30.
 	PeriodDays int `yaml:"period_days"`
 	// Trial says what a subscription that starts with a free trial gets:
 	// TrialProvision (the default) provisions it at checkout; TrialWait
@@ -38,6 +42,12 @@ const (
 	TrialWait      = "wait"
 )
 
+// PlanCheck says whether a plan's provider exists and can sell the plan:
+// nil, or an error naming the field at fault (e.g. `provider must be …`).
+// The provider adapters supply it (registry.CheckPlan); billing knows no
+// provider. The catalog says which plan an error is about.
+type PlanCheck func(Plan) error
+
 // Catalog maps plan ids and Stripe prices to plans, and knows the other
 // products the shop sells.
 type Catalog struct {
@@ -50,21 +60,22 @@ type Catalog struct {
 
 var planID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// LoadCatalog reads a plans file.
-func LoadCatalog(path string) (*Catalog, error) {
+// LoadCatalog reads a plans file; every plan must pass checks (see NewCatalog).
+func LoadCatalog(path string, checks ...PlanCheck) (*Catalog, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("plans file: %w", err)
 	}
-	c, err := ParseCatalog(data)
+	c, err := ParseCatalog(data, checks...)
 	if err != nil {
 		return nil, fmt.Errorf("plans file %s: %w", path, err)
 	}
 	return c, nil
 }
 
-// ParseCatalog parses and validates plans-file YAML; unknown fields are errors.
-func ParseCatalog(data []byte) (*Catalog, error) {
+// ParseCatalog parses and validates plans-file YAML; unknown fields are
+// errors, and every plan must pass checks (see NewCatalog).
+func ParseCatalog(data []byte, checks ...PlanCheck) (*Catalog, error) {
 	var doc struct {
 		Plans []Plan `yaml:"plans"`
 		// OtherProducts and OtherPrices: what the shop sells besides VPN
@@ -79,7 +90,7 @@ func ParseCatalog(data []byte) (*Catalog, error) {
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
-	c, err := NewCatalog(doc.Plans)
+	c, err := NewCatalog(doc.Plans, checks...)
 	if err != nil {
 		return nil, err
 	}
@@ -113,8 +124,12 @@ func (c *Catalog) setOther(products, prices []string) error {
 // of the other products the shop sells: not VPN, no service to provide.
 func (c *Catalog) Other(key string) bool { return c.other[key] }
 
-// NewCatalog validates plans and indexes them.
-func NewCatalog(plans []Plan) (*Catalog, error) {
+// NewCatalog validates plans and indexes them. Each plan with a provider
+// must pass every check, after the defaults are applied: pass
+// registry.CheckPlan so that a plan naming no provider vpnbill has, or a
+// package type or period its provider does not sell, is refused here.
+// Without checks any provider name is taken.
+func NewCatalog(plans []Plan, checks ...PlanCheck) (*Catalog, error) {
 	c := &Catalog{byID: map[string]*Plan{}, byPrice: map[string]*Plan{}}
 	var errs []error
 	if len(plans) == 0 {
@@ -143,20 +158,17 @@ func NewCatalog(plans []Plan) (*Catalog, error) {
 			errs = append(errs, fmt.Errorf("%s: duplicate id", where))
 		}
 		c.byID[p.ID] = p
-		switch p.Provider {
-		case "purevpn", "vpnki":
-		default:
-			errs = append(errs, fmt.Errorf("%s: provider must be purevpn or vpnki, not %q", where, p.Provider))
+		if p.PeriodDays < 0 {
+			errs = append(errs, fmt.Errorf("%s: period_days must be a number of days, not %d", where, p.PeriodDays))
 		}
-		switch p.PackageType {
-		case "STANDARD", "SSTP", "HIGH-BW":
-		default:
-			errs = append(errs, fmt.Errorf("%s: package_type must be STANDARD, SSTP or HIGH-BW, not %q", where, p.PackageType))
-		}
-		switch p.PeriodDays {
-		case 30, 60, 90, 180, 365:
-		default:
-			errs = append(errs, fmt.Errorf("%s: period_days must be 30, 60, 90, 180 or 365, not %d", where, p.PeriodDays))
+		if p.Provider == "" {
+			errs = append(errs, fmt.Errorf("%s: provider is required", where))
+		} else {
+			for _, check := range checks {
+				if err := check(*p); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", where, err))
+				}
+			}
 		}
 		switch p.Trial {
 		case TrialProvision, TrialWait:

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -121,17 +122,17 @@ func TestParseCatalogInvalid(t *testing.T) {
 		{
 			name: "missing provider",
 			yaml: "plans:\n  - id: a\n",
-			want: []string{`plan 1 (a): provider must be purevpn or vpnki, not ""`},
+			want: []string{"plan 1 (a): provider is required"},
 		},
 		{
-			name: "bad package type",
-			yaml: "plans:\n  - id: a\n    provider: purevpn\n    package_type: standard\n",
-			want: []string{`plan 1 (a): package_type must be STANDARD, SSTP or HIGH-BW, not "standard"`},
+			name: "a check's every problem",
+			yaml: "plans:\n  - id: a\n    provider: purevpn\n    package_type: standard\n  - id: b\n    provider: purevpn\n",
+			want: []string{`plan 1 (a): package_type must be STANDARD, not "standard"`, "plan 1 (a): one more problem", "plan 2 (b): one more problem"},
 		},
 		{
-			name: "bad period",
-			yaml: "plans:\n  - id: a\n    provider: purevpn\n    period_days: 31\n",
-			want: []string{"plan 1 (a): period_days must be 30, 60, 90, 180 or 365, not 31"},
+			name: "negative period",
+			yaml: "plans:\n  - id: a\n    provider: vpnki\n    period_days: -30\n",
+			want: []string{"plan 1 (a): period_days must be a number of days, not -30"},
 		},
 		{
 			name: "price claimed twice",
@@ -155,14 +156,14 @@ func TestParseCatalogInvalid(t *testing.T) {
 		},
 		{
 			name: "every problem at once",
-			yaml: "plans:\n  - id: a\n    provider: x\n    package_type: Y\n    period_days: 7\n",
-			want: []string{"provider must be", "package_type must be", "period_days must be"},
+			yaml: "plans:\n  - id: a b\n    provider: x\n    trial: never\n    period_days: -7\n",
+			want: []string{"id must be", "provider must be", "trial must be", "period_days must be"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, err := ParseCatalog([]byte(tt.yaml))
+			c, err := ParseCatalog([]byte(tt.yaml), knownProviders, oneMoreProblem)
 			if err == nil {
 				t.Fatalf("ParseCatalog = %+v, want an error", c.Plans())
 			}
@@ -175,6 +176,49 @@ func TestParseCatalogInvalid(t *testing.T) {
 	}
 }
 
+// knownProviders stands in for registry.CheckPlan (which imports billing):
+// a plan's provider must be one it knows, and sell the plan's package.
+func knownProviders(p Plan) error {
+	switch {
+	case p.Provider != "purevpn" && p.Provider != "vpnki":
+		return fmt.Errorf("provider must be purevpn or vpnki, not %q", p.Provider)
+	case p.Provider == "purevpn" && p.PackageType != "STANDARD":
+		return fmt.Errorf("package_type must be STANDARD, not %q", p.PackageType)
+	}
+	return nil
+}
+
+// oneMoreProblem is a second check, with its own opinion of every plan at
+// a provider it knows.
+func oneMoreProblem(p Plan) error {
+	if p.Provider == "purevpn" {
+		return errors.New("one more problem")
+	}
+	return nil
+}
+
+// A check sees each plan as the catalog keeps it, defaults applied; a plan
+// that names no provider is refused before any check sees it.
+func TestNewCatalogChecks(t *testing.T) {
+	t.Parallel()
+	var seen []Plan
+	check := func(p Plan) error {
+		seen = append(seen, p)
+		return nil
+	}
+	c, err := NewCatalog([]Plan{{ID: "a", Provider: "vpnki"}}, check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := c.Plans(); !reflect.DeepEqual(seen, want) {
+		t.Errorf("the check saw %+v, the catalog holds %+v", seen, want)
+	}
+	seen = nil
+	if _, err := NewCatalog([]Plan{{ID: "a"}}, check); err == nil || len(seen) != 0 {
+		t.Errorf("a plan without provider: error %v, checked %+v", err, seen)
+	}
+}
+
 func TestLoadCatalog(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -182,7 +226,7 @@ func TestLoadCatalog(t *testing.T) {
 	if err := os.WriteFile(good, []byte(designExample), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := LoadCatalog(good)
+	c, err := LoadCatalog(good, knownProviders)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +238,7 @@ func TestLoadCatalog(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("plans:\n  - id: a\n    provider: x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadCatalog(bad); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "provider must be") {
+	if _, err := LoadCatalog(bad, knownProviders); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "provider must be") {
 		t.Errorf("LoadCatalog(bad) error = %v, want the path and the problem", err)
 	}
 	missing := filepath.Join(dir, "missing.yaml")

@@ -15,6 +15,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/harness"
+	"github.com/vpnbill/vpnbill/internal/providers/registry"
 )
 
 func TestRefusedAddrRefuses(t *testing.T) {
@@ -74,8 +75,8 @@ func TestNATSRestartKeepsTheStore(t *testing.T) {
 // The plans file is what a process given PLANS_FILE reads.
 func TestPlansFileIsTheCatalog(t *testing.T) {
 	t.Parallel()
-	catalog, path := harness.Plans(t, "plans:\n  - id: std\n    stripe_prices: [price_std]\n    provider: purevpn\n")
-	loaded, err := billing.LoadCatalog(path)
+	catalog, path := harness.Plans(t, "plans:\n  - id: std\n    stripe_prices: [price_std]\n    provider: purevpn\n", registry.CheckPlan)
+	loaded, err := billing.LoadCatalog(path, registry.CheckPlan)
 	if err != nil {
 		t.Fatal(err)
 	}

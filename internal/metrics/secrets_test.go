@@ -15,6 +15,8 @@ import (
 	"github.com/vpnbill/vpnbill/internal/ingest"
 	"github.com/vpnbill/vpnbill/internal/metrics"
 	"github.com/vpnbill/vpnbill/internal/providers"
+	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 )
 
 // allowed is every value each label of a vpnbill_ metric may take: fixed
@@ -44,8 +46,8 @@ func TestNoLabelOrValueHoldsASecret(t *testing.T) {
 	x.exercise(t)
 	// A hook fed values that are not from its fixed sets: they become "other".
 	leak := "sub_LeakyId " + purePassword
-	x.w.Provider(providers.PureVPN, nil)(leak, errors.New(leak), time.Second)
-	x.w.Provider(providers.Name(vpnkiKey), nil)("tunnels", &providers.Error{Class: providers.Rejected, Reason: leak}, time.Second)
+	x.w.Provider(providers.PureVPN, purevpn.Methods(), nil)(leak, errors.New(leak), time.Second)
+	x.w.Provider(providers.Name(vpnkiKey), vpnki.Methods(), nil)("tunnels", &providers.Error{Class: providers.Rejected, Reason: leak}, time.Second)
 	x.w.Consumer(leak, events.ConsumerConfig{}).Observe(x.msg, leak, time.Second)
 	if err := x.mail.Send(context.Background(), x.messageTo("ada@example.com")); err != nil {
 		t.Fatal(err)

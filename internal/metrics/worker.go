@@ -14,7 +14,6 @@ import (
 	"github.com/vpnbill/vpnbill/internal/ingest"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/providers"
-	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 )
 
 // The outcomes of a settled message (events.ConsumerConfig.Observe), the
@@ -23,15 +22,6 @@ var outcomes = []string{"ack", "retry", "dead", "paused"}
 
 // The consumers the worker runs, the values of label "consumer".
 var consumers = []string{events.ConsumerWorker, events.ConsumerTimers}
-
-// The methods each provider client reports to Observe, the values of label
-// "method" (anything else is "other"). PureVPN's are the document's
-// spellings, whatever PUREVPN_SPELLINGS sends on the wire.
-var methods = map[providers.Name][]string{
-	providers.PureVPN: {"create", "renew", "status", "delete_account", "update_account", "change_password"},
-	providers.VPNKI: {vpnki.ResourceTunnels, vpnki.ResourceActive, vpnki.ResourceStatUser,
-		vpnki.ResourceStatTunnel, vpnki.ResourceAddTunnel, vpnki.ResourceDelTunnel},
-}
 
 // The error classes of label "class": "ok", a providers.Class, or "other"
 // (the call's context ended before any provider answer).
@@ -220,13 +210,15 @@ func (w *Worker) Paused() bool {
 }
 
 // Provider returns a provider client's Observe hook recording provider p's
-// calls, calling next (if not nil) first.
-func (w *Worker) Provider(p providers.Name, next func(method string, err error, took time.Duration)) func(method string, err error, took time.Duration) {
+// calls, calling next (if not nil) first. methods are the values of label
+// "method", the methods the client reports (its package's Methods);
+// anything else is "other", as is a provider vpnbill does not implement.
+func (w *Worker) Provider(p providers.Name, methods []string, next func(method string, err error, took time.Duration)) func(method string, err error, took time.Duration) {
 	provider := string(p)
 	if !p.Valid() {
 		provider = other
 	}
-	known := methods[p]
+	known := slices.Clone(methods)
 	return func(method string, err error, took time.Duration) {
 		if next != nil {
 			next(method, err, took)

@@ -85,14 +85,14 @@ func setupWorld(t *testing.T) *world {
 	var pureURL, vpnkiURL string
 	x.pureSim, pureURL = harness.PureVPN(t, purevpnsim.Options{User: pureUser, Password: purePassword})
 	if x.pure, err = purevpn.New(purevpn.Config{URL: pureURL, User: pureUser, Password: purePassword,
-		Observe: w.Provider(providers.PureVPN, nil)}); err != nil {
+		Observe: w.Provider(providers.PureVPN, purevpn.Methods(), nil)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(x.pure.CloseIdleConnections)
 
 	x.vpnkiSim, vpnkiURL = harness.VPNKI(t, vpnkisim.Options{Key: vpnkiKey})
 	if x.vpnki, err = vpnki.New(vpnki.Config{URL: vpnkiURL, Key: vpnkiKey,
-		Observe: w.Provider(providers.VPNKI, nil)}); err != nil {
+		Observe: w.Provider(providers.VPNKI, vpnki.Methods(), nil)}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(x.vpnki.CloseIdleConnections)

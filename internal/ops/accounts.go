@@ -203,7 +203,8 @@ type Session struct {
 	BytesOut int64     `json:"bytes_out"`
 }
 
-// Usage is a tunnel's connections over a time range.
+// Usage is an account's connections over a time range; Tunnel is its
+// username.
 type Usage struct {
 	Key      string    `json:"key"`
 	Tunnel   string    `json:"tunnel"`
@@ -215,8 +216,9 @@ type Usage struct {
 // ErrNoUsage means the record's provider keeps no usage statistics.
 var ErrNoUsage = errors.New("the provider has no usage API")
 
-// Usage reads the VPNKI sessions of record key's tunnel between from and
-// to (zero: the beginning of time, now).
+// Usage reads the sessions of record key's account between from and to
+// (zero: the beginning of time, now), at a provider that keeps them, with
+// its UsageReader.
 func (o *Ops) Usage(ctx context.Context, key string, from, to time.Time) (Usage, error) {
 	st, err := o.store(ctx)
 	if err != nil {
@@ -234,18 +236,19 @@ func (o *Ops) Usage(ctx context.Context, key string, from, to time.Time) (Usage,
 		return Usage{}, fmt.Errorf("%s is a %s account: %w", key, provider, ErrNoUsage)
 	}
 	if r.Actual.Username == "" {
-		return Usage{}, fmt.Errorf("%s has no tunnel", key)
+		return Usage{}, fmt.Errorf("%s has no account at %s", key, provider)
 	}
-	if o.VPNKI == nil {
-		return Usage{}, fmt.Errorf("usage: VPNKI is %w (VPNKI_API_URL, VPNKI_API_KEY)", ErrNotConfigured)
+	reader := o.UsageReaders[providers.Name(provider)]
+	if reader == nil {
+		return Usage{}, fmt.Errorf("usage: %s is %w", provider, ErrNotConfigured)
 	}
-	sessions, err := o.VPNKI.StatTunnel(ctx, r.Actual.Username, from, to)
+	sessions, err := reader.Sessions(ctx, r.Actual.Username, from, to)
 	if err != nil {
 		return Usage{}, err
 	}
 	u := Usage{Key: key, Tunnel: r.Actual.Username, Sessions: []Session{}}
 	for _, s := range sessions {
-		u.Sessions = append(u.Sessions, Session{Start: s.Start, End: s.End, BytesIn: s.BytesIn, BytesOut: s.BytesOut})
+		u.Sessions = append(u.Sessions, s)
 		u.BytesIn += s.BytesIn
 		u.BytesOut += s.BytesOut
 	}

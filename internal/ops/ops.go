@@ -1,7 +1,7 @@
 // Package ops owns the operator's operations over vpnbill's streams and
 // account records, for cmd/vpnbillctl: listing, retrying and dropping dead
 // letters, the records in review and their resolution, an account's record,
-// credential resets, replaying stored Stripe events, VPNKI usage, the
+// credential resets, replaying stored Stripe events, an account's usage, the
 // finance report read from the audit trail, reconciliation of the records
 // with the providers, and catching up on Stripe events the endpoint missed.
 //
@@ -21,7 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vpnbill/vpnbill/internal/events"
-	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
+	"github.com/vpnbill/vpnbill/internal/providers"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 )
 
@@ -32,13 +32,16 @@ type Provisioner interface {
 	ResetCredentials(ctx context.Context, key string) error
 }
 
-// UsageReader reads a VPNKI tunnel's sessions (a *vpnki.Client).
+// UsageReader reads the connections of one account at a provider that
+// keeps them (providers.Capabilities.Usage): those between from and to
+// (zero: the beginning of time, now). It honours ctx; an error is the
+// provider's (a *providers.Error).
 type UsageReader interface {
-	StatTunnel(ctx context.Context, tunnel string, from, to time.Time) ([]vpnki.Session, error)
+	Sessions(ctx context.Context, username string, from, to time.Time) ([]Session, error)
 }
 
-// ErrNotConfigured means an operation needs a part (provisioning, VPNKI)
-// the configuration does not give.
+// ErrNotConfigured means an operation needs a part (provisioning, a
+// provider) the configuration does not give.
 var ErrNotConfigured = errors.New("not configured")
 
 // Ops runs operator operations. Only JS is required.
@@ -48,8 +51,9 @@ type Ops struct {
 	JS jetstream.JetStream
 	// Provisioner, if set, resolves reviews and resets credentials.
 	Provisioner Provisioner
-	// VPNKI, if set, reads VPNKI usage.
-	VPNKI UsageReader
+	// UsageReaders read usage, by provider; a provider missing here is not
+	// configured.
+	UsageReaders map[providers.Name]UsageReader
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Log receives progress lines; default none.

@@ -25,17 +25,21 @@ type DriftKind string
 const (
 	// DriftMissingAccount: the record says the account exists; the provider does not have it.
 	DriftMissingAccount DriftKind = "missing_account"
-	// DriftOrphanTunnel: a VPNKI tunnel no record has as its username and no record claimed.
+	// DriftOrphanTunnel: an account listed by a provider that lists them (e.g. a
+	// VPNKI tunnel) that no record has as its username and no record claimed.
 	DriftOrphanTunnel DriftKind = "orphan_tunnel"
 	// DriftEnabledShouldBeSuspended: the record is suspended past its grace
 	// period, canceled or refunded, and the provider's account is enabled.
 	DriftEnabledShouldBeSuspended DriftKind = "enabled_should_be_suspended"
 	// DriftDisabledShouldBeEnabled: the record is active and the provider's account is disabled.
 	DriftDisabledShouldBeEnabled DriftKind = "disabled_should_be_enabled"
-	// DriftExpiryShort: PureVPN's expiry is more than 72 h short of the paid-through time of an active record.
+	// DriftExpiryShort: the expiry a provider keeps (e.g. PureVPN's) is more
+	// than 72 h short of the paid-through time of an active record.
 	DriftExpiryShort DriftKind = "expiry_short"
 	// DriftShouldBeDeleted: the record is canceled or refunded past its
-	// deletion time, or a VPNKI or one-off order ran out, and the account still exists.
+	// deletion time, or the paid time of an account whose provider keeps no
+	// expiry (e.g. VPNKI's) or of a one-off order ran out, and the account
+	// still exists.
 	DriftShouldBeDeleted DriftKind = "should_be_deleted"
 	// DriftUnexpectedAccount: the record says its account does not exist
 	// (deleted, or never made), and the provider has it.
@@ -80,8 +84,9 @@ type ReconcileOptions struct {
 	Fix bool
 	// Refresher corrects a record for Fix; required with Fix.
 	Refresher Refresher
-	// Grace: the worker's GRACE_PERIOD, for the end of VPNKI and one-off
-	// orders. Zero is zero; nil is the worker's default (72h).
+	// Grace: the worker's GRACE_PERIOD, for the end of accounts whose
+	// provider keeps no expiry and of one-off orders. Zero is zero; nil is
+	// the worker's default (72h).
 	Grace *time.Duration
 	// LeaseWait: how long a fix waits for a record whose lease a worker
 	// holds before it reports the record busy (not fixed). Zero: it does
@@ -113,7 +118,7 @@ const (
 // ReconcileReport is what Reconcile found.
 type ReconcileReport struct {
 	Records int     `json:"records"` // account records checked
-	Tunnels int     `json:"tunnels"` // VPNKI tunnels listed
+	Tunnels int     `json:"tunnels"` // accounts listed by providers that list them
 	Drift   []Drift `json:"drift"`
 }
 
@@ -134,8 +139,9 @@ type storedRecord struct {
 	written time.Time
 }
 
-// Reconcile compares every account record with its provider: one PureVPN
-// status call per PureVPN account, one VPNKI tunnel list in all. A failed
+// Reconcile compares every account record with its provider: one list in
+// all of a provider that can list (e.g. VPNKI's tunnels), one status call
+// per account of the others (e.g. PureVPN). A failed
 // provider call is reported (status_unknown, with its class) and the rest
 // are still checked. With opts.Fix, each record with fixable drift is
 // refreshed once (opts.Refresher): the worker's steps suspend, resume or
@@ -407,9 +413,9 @@ func compare(r *provisioning.Record, remote provisioning.Remote, caps providers.
 	}
 	d, a := &r.Desired, &r.Actual
 	if a.Exists && !remote.Exists {
-		remedy := "vpnbillctl accounts show " + r.Key + "; look at PureVPN, then recreate it by hand or refund"
-		if !caps.Suspend { // VPNKI: a reset makes a new tunnel
-			remedy = "vpnbillctl resend " + r.Key + " (makes a new tunnel and emails it)"
+		remedy := "vpnbillctl accounts show " + r.Key + "; look at " + base.Provider + ", then recreate it by hand or refund"
+		if !caps.Suspend { // a reset replaces the account (VPNKI)
+			remedy = "vpnbillctl resend " + r.Key + " (makes a new account and emails it)"
 		}
 		row(DriftMissingAccount, "the record says it exists; the provider has no such account", remedy)
 	}
@@ -427,7 +433,7 @@ func compare(r *provisioning.Record, remote provisioning.Remote, caps providers.
 	case w == account.TargetDisabled && remote.Enabled:
 		remedy := remedyFixable
 		if !caps.Suspend {
-			remedy = "VPNKI suspends by deleting the tunnel: " + remedyWorker
+			remedy = base.Provider + " suspends by deleting the account: " + remedyWorker
 		}
 		row(DriftEnabledShouldBeSuspended, fmt.Sprintf("desired %s (suspend at %s, delete at %s); enabled at the provider",
 			d.Status, fmtTime(d.SuspendAt), fmtTime(d.DeleteAt)), remedy)

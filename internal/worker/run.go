@@ -118,8 +118,8 @@ func newParts(cfg Config, log *zap.Logger) (*parts, error) {
 		return nil, errors.New("no plan catalog")
 	}
 	if m := cfg.Metrics; m != nil {
-		cfg.PureVPN.Observe = m.Provider(providers.PureVPN, cfg.PureVPN.Observe)
-		cfg.VPNKI.Observe = m.Provider(providers.VPNKI, cfg.VPNKI.Observe)
+		cfg.PureVPN.Observe = m.Provider(providers.PureVPN, purevpn.Methods(), cfg.PureVPN.Observe)
+		cfg.VPNKI.Observe = m.Provider(providers.VPNKI, vpnki.Methods(), cfg.VPNKI.Observe)
 	}
 	provs, err := NewProviders(cfg.PureVPN, cfg.VPNKI, log)
 	if err != nil {

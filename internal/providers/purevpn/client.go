@@ -35,6 +35,12 @@ const (
 	methodChangePassword = "change_password"
 )
 
+// Methods returns the methods the client reports to Config.Observe, as the
+// document spells them: the values a metric's "method" label can take.
+func Methods() []string {
+	return []string{methodCreate, methodRenew, methodStatus, methodDeleteAccount, methodUpdateAccount, methodChangePassword}
+}
+
 // Client calls the PureVPN reseller API. It is safe for concurrent use.
 //
 // Every method returns, on failure, either an error wrapping

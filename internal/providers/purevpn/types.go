@@ -76,6 +76,23 @@ func PeriodFromDays(days int) (Period, error) {
 	return p, nil
 }
 
+// CheckPlan says whether PureVPN sells a plan of packageType (spelled as the
+// API spells it) and periodDays (one of the API's periods); its error names
+// the plans file's fields. It is the PureVPN part of registry.CheckPlan.
+func CheckPlan(packageType string, periodDays int) error {
+	var problems []string
+	if !PackageType(packageType).Valid() {
+		problems = append(problems, fmt.Sprintf("package_type must be STANDARD, SSTP or HIGH-BW, not %q", packageType))
+	}
+	if !Period(periodDays).Valid() {
+		problems = append(problems, fmt.Sprintf("period_days must be 30, 60, 90, 180 or 365, not %d", periodDays))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, "; "))
+}
+
 // Account is a VPN account's credentials as create or renew return them.
 // Password is a secret: never log it.
 type Account struct {

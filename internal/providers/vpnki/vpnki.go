@@ -91,6 +91,12 @@ const (
 	ResourceDelTunnel  = "del_tunnel"
 )
 
+// Methods returns what the client reports to Config.Observe as the method,
+// the API's resources: the values a metric's "method" label can take.
+func Methods() []string {
+	return []string{ResourceTunnels, ResourceActive, ResourceStatUser, ResourceStatTunnel, ResourceAddTunnel, ResourceDelTunnel}
+}
+
 // ErrNoSuchTunnel is matched by the error of DelTunnel or StatTunnel when
 // VPNKI does not know the tunnel. The error is also of class Rejected. For
 // DelTunnel it means the tunnel is gone: a retried delete may see it.
