@@ -111,7 +111,10 @@ func figureCells(f Figure) []string {
 	value, ceiling, ratio, met := "missing", "—", "—", "—"
 	if !Missing(f) {
 		value = Quantity(f.Value, f.Unit)
-		if f.Ceiling != 0 {
+		switch {
+		case math.IsNaN(f.Ceiling) || math.IsInf(f.Ceiling, 0):
+			ceiling = "missing"
+		case f.Ceiling != 0:
 			ceiling = Quantity(f.Ceiling, f.Unit)
 		}
 		if !math.IsNaN(f.Ratio) && !math.IsInf(f.Ratio, 0) && (f.Ratio != 0 || f.Ceiling != 0) {
