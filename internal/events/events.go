@@ -172,6 +172,9 @@ func Setup(ctx context.Context, js jetstream.JetStream, cfg Config) (*Topology, 
 	}); err != nil {
 		return nil, fmt.Errorf("stream %s: %w", StreamAudit, err)
 	}
+	if _, err = js.CreateOrUpdateStream(ctx, auditLateStream(cfg)); err != nil {
+		return nil, fmt.Errorf("stream %s: %w", StreamAuditLate, err)
+	}
 	if t.Dead, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        StreamDead,
 		Description: "Messages that could not be processed, with the cause",

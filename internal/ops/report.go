@@ -2,12 +2,9 @@ package ops
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
@@ -96,7 +93,8 @@ func isPayment(a events.Audit) bool {
 	return a.Kind == events.AuditFactApplied && paymentTypes[a.StripeType]
 }
 
-// delivery is what the audit trail says was made for an account.
+// delivery is what was made for an account: what its record says, or,
+// without a record that made one, what the range's audits say.
 type delivery struct {
 	created        bool
 	provider, user string
@@ -104,44 +102,39 @@ type delivery struct {
 	createdAudits  []events.Audit
 }
 
-// Report reads the whole audit trail and the account records and returns
-// the payments made in [from, to) — a row per paid invoice (subscriptions)
-// or paid checkout (one-off orders), each joined with the account created
-// for it — the mismatches, and the totals per Stripe mode and currency.
+// Report returns the payments made in [from, to) — a row per paid invoice
+// (subscriptions) or paid checkout (one-off orders), each joined with the
+// account created for it — the mismatches, and the totals per Stripe mode
+// and currency. It reads the audits of the range by time (see
+// reportindex.go: its window of stream AUDIT, what was stored since the
+// previous report, and the range's late audits), never the whole trail,
+// and every account record.
 func (o *Ops) Report(ctx context.Context, from, to time.Time) (Report, error) {
-	var audits []events.Audit
-	seen := map[string]bool{}
-	err := o.scan(ctx, events.StreamAudit, jetstream.OrderedConsumerConfig{}, func(m jetstream.Msg) error {
-		a, err := events.DecodeAudit(m.Data())
-		if err != nil {
-			meta, _ := m.Metadata()
-			return fmt.Errorf("audit at %d: %w", meta.Sequence.Stream, err)
-		}
-		if !seen[a.ID] { // a replay beyond the duplicate window may store an audit twice
-			seen[a.ID] = true
-			audits = append(audits, a)
-		}
-		return nil
-	})
+	rep, _, err := o.report(ctx, from, to, defaultLateRule)
+	return rep, err
+}
+
+func (o *Ops) report(ctx context.Context, from, to time.Time, rule lateRule) (Report, readStats, error) {
+	audits, st, err := o.auditsIn(ctx, from, to, rule)
 	if err != nil {
-		return Report{}, err
+		return Report{}, st, err
 	}
-	var recs []*provisioning.Record
-	if st, err := o.store(ctx); err == nil {
-		if recs, err = st.Records(ctx); err != nil {
-			return Report{}, err
-		}
-	} else {
-		return Report{}, err
+	recs, err := o.records(ctx)
+	if err != nil {
+		return Report{}, st, err
 	}
-	return buildReport(from, to, audits, recs), nil
+	return buildReport(from, to, audits, recs), st, nil
 }
 
 func inRange(t, from, to time.Time) bool {
 	return !t.Before(from) && (to.IsZero() || t.Before(to))
 }
 
-// buildReport is the report of audits and records: a pure function.
+// buildReport is the report of audits and records: a pure function. The
+// audits are those of the range (by auditAt), in the order they were
+// stored; what was delivered for an account, how many seats of a
+// subscription got one, and whether one was ever paid for come from the
+// records (whatever month that happened in) and from those audits.
 func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning.Record) Report {
 	rep := Report{From: from, To: to, Rows: []ReportRow{}, Totals: []Total{}}
 	// The mode of each account, for the rows that are no payment.
@@ -156,6 +149,12 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 	paid := map[string]bool{}
 	seatsMade := map[string]map[string]bool{}
 	first := func(account string) string { root, _ := provisioning.SeatOf(account); return root }
+	made := func(account string) {
+		if seatsMade[first(account)] == nil {
+			seatsMade[first(account)] = map[string]bool{}
+		}
+		seatsMade[first(account)][account] = true
+	}
 	for _, a := range audits {
 		switch {
 		case a.Kind == events.AuditAccountCreated || a.Kind == events.AuditAccountRenewed:
@@ -166,10 +165,7 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 			}
 			if a.Kind == events.AuditAccountCreated {
 				d.created = true
-				if seatsMade[first(a.Account)] == nil {
-					seatsMade[first(a.Account)] = map[string]bool{}
-				}
-				seatsMade[first(a.Account)][a.Account] = true
+				made(a.Account)
 				d.provider, d.user = a.Provider, a.Username
 				if d.from.IsZero() || a.PeriodStart.Before(d.from) {
 					d.from = a.PeriodStart
@@ -181,6 +177,35 @@ func buildReport(from, to time.Time, audits []events.Audit, recs []*provisioning
 			}
 		case isPayment(a):
 			paid[first(a.Account)] = true
+		}
+	}
+	// The records say what was made and paid for in any month: an account
+	// made (its current one: provider, username, when it was created, its
+	// expiry), and a purchase or renewal ever applied (Desired.Purchased:
+	// the facts of the payment types above).
+	for _, r := range recs {
+		if r.Desired.Purchased {
+			paid[first(r.Key)] = true
+		}
+		act := r.Actual
+		if act.Generation == 0 && act.CreatedAt.IsZero() && !act.Exists {
+			continue // no account was ever made for it
+		}
+		made(r.Key)
+		d := deliveries[r.Key]
+		if d == nil {
+			d = &delivery{}
+			deliveries[r.Key] = d
+		}
+		d.created = true
+		if act.Username != "" {
+			d.provider, d.user = act.Provider, act.Username
+		}
+		if !act.CreatedAt.IsZero() {
+			d.from = act.CreatedAt
+		}
+		if act.Expiry.After(d.to) {
+			d.to = act.Expiry
 		}
 	}
 	// What was refunded of each payment (by invoice or checkout session).
