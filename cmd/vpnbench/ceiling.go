@@ -71,7 +71,7 @@ type ceilingHandler struct {
 }
 
 func (h ceilingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	body, err := readBody(w, r)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		return
@@ -95,4 +95,19 @@ func (h ceilingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// maxBody is the webhook's default limit.
+const maxBody = 64 << 10
+
+// readBody reads the body in one allocation of its announced size (Stripe
+// sends Content-Length), or grows a buffer when the size is not announced.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, maxBody)
+	if n := r.ContentLength; n > 0 && n <= maxBody {
+		body := make([]byte, n)
+		_, err := io.ReadFull(rd, body)
+		return body, err
+	}
+	return io.ReadAll(rd)
 }

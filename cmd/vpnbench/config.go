@@ -101,7 +101,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	providerConcurrency := fs.String("provider-concurrency", "16,64", "provider latency: WORKER_CONCURRENCY settings C")
 	fs.IntVar(&c.ProviderRounds, "provider-rounds", 20, "provider latency: orders per run, as a multiple of C")
 	fs.IntVar(&c.RSSEvents, "rss-events", 10000, "peak RSS: events pending when the worker starts (two per order)")
-	fs.IntVar(&c.RSSConcurrency, "rss-concurrency", 64, "peak RSS: WORKER_CONCURRENCY")
+	fs.IntVar(&c.RSSConcurrency, "rss-concurrency", 256, "peak RSS: WORKER_CONCURRENCY (the largest of -concurrency: the most memory)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

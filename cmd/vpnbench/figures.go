@@ -97,8 +97,9 @@ func (b *bench) figures(r *results) []perf.Figure {
 				d := r.e2e[mode.Name][conc]
 				f := atLeast(compare(fmt.Sprintf("end to end: orders/s, WORKER_CONCURRENCY=%d (%d orders)", conc, c.Orders), mode.Name, "orders/s", d.Rate(), 1000), 1, "≥ 1,000 orders/s")
 				if d != nil {
-					f.Note = fmt.Sprintf("%s NATS messages per order; CPU per order: worker %s, nats-server %s; worker peak RSS %s MiB; redelivered %d, dead letters %d; worker start %s",
+					f.Note = fmt.Sprintf("%s NATS messages per order; CPU per order: worker %s, nats-server %s, simulators and SMTP listener %s; worker peak RSS %s MiB; redelivered %d, dead letters %d; worker start %s",
 						perf.Number(d.PerOrder(float64(d.NATSMsgs))), millis(time.Duration(d.PerOrder(float64(d.WorkerCPU)))), millis(time.Duration(d.PerOrder(float64(d.NATSCPU)))),
+						millis(time.Duration(d.PerOrder(float64(d.BenchCPU)))),
 						perf.Number(mib(d.WorkerPeakRSS)), d.Redelivered, d.DeadLetters, millis(d.Startup))
 				}
 				out = append(out, f)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"sync"
 	"time"
 
@@ -27,10 +28,13 @@ type drainResult struct {
 	// KV writes, acks, pull and API requests) while the worker ran.
 	NATSMsgs           int64
 	WorkerCPU, NATSCPU time.Duration
-	WorkerPeakRSS      uint64
-	Redelivered        int
-	DeadLetters        uint64
-	ProviderCalls      int
+	// BenchCPU is this process's: the simulators and the SMTP listener (and
+	// the polling of this run).
+	BenchCPU      time.Duration
+	WorkerPeakRSS uint64
+	Redelivered   int
+	DeadLetters   uint64
+	ProviderCalls int
 }
 
 // Rate is orders per second, NaN if none were measured.
@@ -78,6 +82,10 @@ func (b *bench) drain(ctx context.Context, name string, mode durability, n, conc
 	if err != nil {
 		return nil, err
 	}
+	bench0, err := perf.ReadProcCPU(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
 	launched := time.Now()
 	ready, err := s.startWorker(ctx, concurrency)
 	if err != nil {
@@ -94,7 +102,7 @@ func (b *bench) drain(ctx context.Context, name string, mode durability, n, conc
 	if err := s.settle(ctx, res); err != nil {
 		return nil, err
 	}
-	if err := s.processFacts(ctx, res, v0, nats0); err != nil {
+	if err := s.processFacts(ctx, res, v0, nats0, bench0); err != nil {
 		return nil, err
 	}
 	return res, s.stopWorker()
@@ -154,9 +162,9 @@ func (s *stack) settle(ctx context.Context, res *drainResult) error {
 	return nil
 }
 
-// processFacts records what the worker and the nats-server spent since v0
-// and nats0, and the worker's peak RSS.
-func (s *stack) processFacts(ctx context.Context, res *drainResult, v0 varz, nats0 time.Duration) error {
+// processFacts records what the worker, the nats-server and this process
+// spent since v0, nats0 and bench0, and the worker's peak RSS.
+func (s *stack) processFacts(ctx context.Context, res *drainResult, v0 varz, nats0, bench0 time.Duration) error {
 	v1, err := s.varz(ctx)
 	if err != nil {
 		return err
@@ -168,6 +176,11 @@ func (s *stack) processFacts(ctx context.Context, res *drainResult, v0 varz, nat
 	if res.WorkerCPU, err = perf.ReadProcCPU(s.worker.Pid()); err != nil {
 		return err
 	}
+	bench1, err := perf.ReadProcCPU(os.Getpid())
+	if err != nil {
+		return err
+	}
+	res.BenchCPU = bench1 - bench0
 	mem, err := perf.ReadProcMemory(s.worker.Pid())
 	if err != nil {
 		return err
