@@ -355,13 +355,17 @@ type readSpec struct {
 // readStream gives fn the messages spec selects, in order, until fn says
 // stop (false), none is left, or lastSeq is passed. It pulls them in
 // batches through an ordered consumer, so it costs what it reads.
-func readStream(ctx context.Context, s jetstream.Stream, spec readSpec, fn func(jetstream.Msg, *jetstream.MsgMetadata) (bool, error)) error {
+func readStream(ctx context.Context, s jetstream.Stream, spec readSpec, fn func(jetstream.Msg, *jetstream.MsgMetadata) (bool, error)) (err error) {
 	name := s.CachedInfo().Config.Name
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: spec.subjects, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: spec.startSeq}
-	if spec.startSeq == 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, 0, &spec.startTime
+	start := spec.startSeq
+	if start == 0 {
+		var ok bool
+		if start, ok, err = seqAt(ctx, s, spec.startTime); err != nil || !ok {
+			return err
+		}
 	}
-	cons, err := s.OrderedConsumer(ctx, cfg)
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: spec.subjects,
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: start})
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", name, err)
 	}
@@ -396,6 +400,36 @@ func readStream(ctx context.Context, s jetstream.Stream, spec readSpec, fn func(
 			return nil
 		}
 	}
+}
+
+// seqAt returns the sequence of the first message of s stored at or after
+// t, found by JetStream's time index (false: none). It asks without a
+// filter: with several filter subjects, nats-server 2.15 starts a consumer
+// by time at the first message of a filter that begins after t, past the
+// earlier messages of the others (consumer.go, selectStartingSeqNo).
+func seqAt(ctx context.Context, s jetstream.Stream, t time.Time) (uint64, bool, error) {
+	name := s.CachedInfo().Config.Name
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &t, HeadersOnly: true})
+	if err != nil {
+		return 0, false, fmt.Errorf("stream %s: %w", name, err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(1))
+	if err != nil {
+		return 0, false, fmt.Errorf("stream %s: %w", name, err)
+	}
+	defer it.Stop()
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		return 0, false, nil
+	}
+	m, err := it.Next(jetstream.NextMaxWait(readIdle))
+	if err != nil {
+		return 0, false, fmt.Errorf("stream %s: %w", name, err)
+	}
+	meta, err := m.Metadata()
+	if err != nil {
+		return 0, false, fmt.Errorf("stream %s: %w", name, err)
+	}
+	return meta.Sequence.Stream, true, nil
 }
 
 // records returns every account record, read in one pass over the
