@@ -97,8 +97,8 @@ func (b *bench) figures(r *results) []perf.Figure {
 				d := r.e2e[mode.Name][conc]
 				f := atLeast(compare(fmt.Sprintf("end to end: orders/s, WORKER_CONCURRENCY=%d (%d orders)", conc, c.Orders), mode.Name, "orders/s", d.Rate(), 1000), 1, "≥ 1,000 orders/s")
 				if d != nil {
-					f.Note = fmt.Sprintf("%s NATS messages per order; CPU per order: worker %s, nats-server %s, simulators and SMTP listener %s; worker peak RSS %s MiB; redelivered %d, dead letters %d; worker start %s",
-						perf.Number(d.PerOrder(float64(d.NATSMsgs))), millis(time.Duration(d.PerOrder(float64(d.WorkerCPU)))), millis(time.Duration(d.PerOrder(float64(d.NATSCPU)))),
+					f.Note = fmt.Sprintf("per order: %s NATS messages in, stored %s; CPU per order: worker %s, nats-server %s, simulators and SMTP listener %s; worker peak RSS %s MiB; redelivered %d, dead letters %d; worker start %s",
+						perf.Number(d.PerOrder(float64(d.NATSMsgs))), d.writesPerOrder(), millis(time.Duration(d.PerOrder(float64(d.WorkerCPU)))), millis(time.Duration(d.PerOrder(float64(d.NATSCPU)))),
 						millis(time.Duration(d.PerOrder(float64(d.BenchCPU)))),
 						perf.Number(mib(d.WorkerPeakRSS)), d.Redelivered, d.DeadLetters, millis(d.Startup))
 				}
@@ -148,6 +148,16 @@ func (b *bench) figures(r *results) []perf.Figure {
 		out = append(out, r.growth...)
 	}
 	return out
+}
+
+// writesPerOrder names the messages stored per order in each stream the
+// worker writes, e.g. "KV_ACCOUNTS 9.00, AUDIT 4.00, TIMERS 1.00".
+func (d *drainResult) writesPerOrder() string {
+	var parts []string
+	for _, name := range writtenStreams {
+		parts = append(parts, name+" "+perf.Number(d.PerOrder(float64(d.Writes[name]))))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (d *drainResult) peak() uint64 {

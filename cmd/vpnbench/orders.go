@@ -26,7 +26,10 @@ type drainResult struct {
 	Startup time.Duration
 	// NATSMsgs are the messages clients sent the nats-server (publishes,
 	// KV writes, acks, pull and API requests) while the worker ran.
-	NATSMsgs           int64
+	NATSMsgs int64
+	// Writes are the messages stored in each stream the worker writes
+	// (KV_ACCOUNTS: the account records' revisions).
+	Writes             map[string]uint64
 	WorkerCPU, NATSCPU time.Duration
 	// BenchCPU is this process's: the simulators and the SMTP listener (and
 	// the polling of this run).
@@ -78,6 +81,10 @@ func (b *bench) drain(ctx context.Context, name string, mode durability, n, conc
 	if err != nil {
 		return nil, err
 	}
+	writes0, err := s.writes(ctx)
+	if err != nil {
+		return nil, err
+	}
 	nats0, err := perf.ReadProcCPU(s.nats.Pid())
 	if err != nil {
 		return nil, err
@@ -105,6 +112,14 @@ func (b *bench) drain(ctx context.Context, name string, mode durability, n, conc
 	if err := s.processFacts(ctx, res, v0, nats0, bench0); err != nil {
 		return nil, err
 	}
+	writes1, err := s.writes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Writes = map[string]uint64{}
+	for name, n := range writes1 {
+		res.Writes[name] = n - writes0[name]
+	}
 	return res, s.stopWorker()
 }
 
@@ -122,6 +137,26 @@ func (s *stack) streamHolds(ctx context.Context, n uint64) error {
 		return fmt.Errorf("stream %s holds %d messages, want %d", events.StreamStripe, info.State.Msgs, n)
 	}
 	return nil
+}
+
+// writtenStreams are the streams the worker writes, in the order a note names them.
+var writtenStreams = []string{"KV_" + events.BucketAccounts, events.StreamAudit, events.StreamTimers}
+
+// writes is how many messages each of writtenStreams has ever stored.
+func (s *stack) writes(ctx context.Context) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	for _, name := range writtenStreams {
+		stream, err := s.js.Stream(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		info, err := stream.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		out[name] = info.State.LastSeq
+	}
+	return out, nil
 }
 
 // settle waits until the worker has acknowledged every event, and records
