@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -72,6 +73,9 @@ func (r *results) ingest(mode string) map[string]*ingestResult {
 
 func run(ctx context.Context, args []string) error {
 	cfg, err := parseConfig(args, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
