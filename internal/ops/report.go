@@ -110,11 +110,12 @@ type delivery struct {
 // previous report, and the range's late audits), never the whole trail,
 // and every account record.
 func (o *Ops) Report(ctx context.Context, from, to time.Time) (Report, error) {
-	rep, _, err := o.report(ctx, from, to, defaultLateRule)
+	rep, _, err := o.ReportWith(ctx, from, to, DefaultLateRule)
 	return rep, err
 }
 
-func (o *Ops) report(ctx context.Context, from, to time.Time, rule lateRule) (Report, readStats, error) {
+// ReportWith is Report under rule, with what it read.
+func (o *Ops) ReportWith(ctx context.Context, from, to time.Time, rule LateRule) (Report, ReportStats, error) {
 	audits, st, err := o.auditsIn(ctx, from, to, rule)
 	if err != nil {
 		return Report{}, st, err

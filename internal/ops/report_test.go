@@ -252,8 +252,8 @@ func TestReportReadsOnlyItsRange(t *testing.T) {
 	t.Parallel()
 	b := setupReport(t)
 	// The late rule, shrunk so that the test's seconds are its days.
-	rule := lateRule{after: 300 * time.Millisecond, early: 300 * time.Millisecond}
-	settle := func() { time.Sleep(2 * rule.after) }
+	rule := LateRule{After: 300 * time.Millisecond, Early: 300 * time.Millisecond}
+	settle := func() { time.Sleep(2 * rule.After) }
 
 	for i := range 40 { // history
 		b.audit(t, paidAudit(fmt.Sprintf("sub_old%d", i), fmt.Sprintf("in_old%d", i), time.Now()))
@@ -291,7 +291,7 @@ func TestReportReadsOnlyItsRange(t *testing.T) {
 	}
 	// The first report examines what no report has yet: all of it, once,
 	// leaving out what it cannot read outside its window.
-	rep, st, err := b.ops.report(context.Background(), from, to, rule)
+	rep, st, err := b.ops.ReportWith(context.Background(), from, to, rule)
 	if err != nil {
 		t.Fatalf("first report: %v", err)
 	}
@@ -300,17 +300,17 @@ func TestReportReadsOnlyItsRange(t *testing.T) {
 		t.Errorf("first report: %+v; want the 85 readable audits examined, none late", st)
 	}
 	// The next reads its window alone.
-	rep, st, err = b.ops.report(context.Background(), from, to, rule)
+	rep, st, err = b.ops.ReportWith(context.Background(), from, to, rule)
 	if err != nil {
 		t.Fatalf("second report: %v", err)
 	}
 	check(rep)
-	if st != (readStats{Window: 5}) {
+	if st != (ReportStats{Window: 5}) {
 		t.Errorf("second report read %+v; want the range's 5 audits alone", st)
 	}
 	// A report whose window holds an audit it cannot read fails: that
 	// audit may be one of its payments.
-	if _, _, err := b.ops.report(context.Background(), to, time.Now(), rule); err == nil {
+	if _, _, err := b.ops.ReportWith(context.Background(), to, time.Now(), rule); err == nil {
 		t.Error("a report over an unreadable audit succeeded")
 	}
 }
@@ -330,7 +330,7 @@ func TestReportFindsLateAudits(t *testing.T) {
 	b.audit(t, paidAudit("sub_now", "in_now", time.Now()))
 
 	for range 2 {
-		rep, st, err := b.ops.report(context.Background(), time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC), defaultLateRule)
+		rep, st, err := b.ops.ReportWith(context.Background(), time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC), DefaultLateRule)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,14 +341,14 @@ func TestReportFindsLateAudits(t *testing.T) {
 			t.Errorf("March 2025 read %+v; want its 2 late copies, nothing of AUDIT's window", st)
 		}
 	}
-	rep, _, err := b.ops.report(context.Background(), future.Add(-time.Hour), future.Add(time.Hour), defaultLateRule)
+	rep, _, err := b.ops.ReportWith(context.Background(), future.Add(-time.Hour), future.Add(time.Hour), DefaultLateRule)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Rows) != 1 || rep.Rows[0].Account != "sub_future" {
 		t.Errorf("the future's rows %+v; want sub_future's", rep.Rows)
 	}
-	rep, _, err = b.ops.report(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), defaultLateRule)
+	rep, _, err = b.ops.ReportWith(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), DefaultLateRule)
 	if err != nil {
 		t.Fatal(err)
 	}

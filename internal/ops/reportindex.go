@@ -73,24 +73,29 @@ func auditAt(a events.Audit) time.Time {
 	return a.Time
 }
 
-// lateRule says which audits are late and so which window of AUDIT holds
-// the others of a range. Report uses lateAfter and earlyBy; tests shrink them.
-type lateRule struct{ after, early time.Duration }
+// LateRule says which audits a report reads from AUDIT_LATE rather than
+// from AUDIT's window: those stored more than After after the time they
+// record, or more than Early before it. Report uses DefaultLateRule.
+// Another rule is for a benchmark that compresses months into minutes (its
+// durations scaled alike); a report under a rule other than the previous
+// report's examines the whole trail again.
+type LateRule struct{ After, Early time.Duration }
 
-var defaultLateRule = lateRule{after: lateAfter, early: earlyBy}
+// DefaultLateRule is Report's: a day after, an hour before.
+var DefaultLateRule = LateRule{After: lateAfter, Early: earlyBy}
 
 // late reports whether an audit recording time at and stored at stored is late.
-func (r lateRule) late(at, stored time.Time) bool {
-	return stored.Sub(at) > r.after || at.Sub(stored) > r.early
+func (r LateRule) late(at, stored time.Time) bool {
+	return stored.Sub(at) > r.After || at.Sub(stored) > r.Early
 }
 
 // window is when the audits of [from, to) that are not late were stored
 // (end zero: to is open, read to the end).
-func (r lateRule) window(from, to time.Time) (start, end time.Time) {
+func (r LateRule) window(from, to time.Time) (start, end time.Time) {
 	if !to.IsZero() {
-		end = to.Add(r.after)
+		end = to.Add(r.After)
 	}
-	return from.Add(-r.early), end
+	return from.Add(-r.Early), end
 }
 
 // lateCursor is the message under events.AuditLateCursor: AUDIT was
@@ -104,12 +109,13 @@ type lateCursor struct {
 	Early time.Duration      `json:"early_by"`
 }
 
-// readStats counts the audits a report decoded, by where it read them.
-type readStats struct {
-	Window   int // AUDIT's messages stored in the window, before the cursor
+// ReportStats counts the audits a report decoded, by where it read them,
+// and the late audits it copied.
+type ReportStats struct {
+	Window   int // AUDIT's messages stored in the range's window, before the cursor
 	CaughtUp int // AUDIT's messages stored since the previous report
 	Late     int // copies read from AUDIT_LATE
-	Copied   int // late audits copied by this report
+	Copied   int // late audits this report copied to AUDIT_LATE
 }
 
 // auditsIn returns the audits of reportKinds recording a time in
@@ -119,9 +125,9 @@ type readStats struct {
 // range's payments); one stored elsewhere is logged and left out. Without
 // stream AUDIT_LATE (a worker older than this release declared the
 // streams) it reads the whole of AUDIT, as reports did before.
-func (o *Ops) auditsIn(ctx context.Context, from, to time.Time, rule lateRule) ([]events.Audit, readStats, error) {
+func (o *Ops) auditsIn(ctx context.Context, from, to time.Time, rule LateRule) ([]events.Audit, ReportStats, error) {
 	var (
-		st    readStats
+		st    ReportStats
 		out   []events.Audit
 		seen  = map[string]bool{}
 		inWin = func(stored time.Time) bool {
@@ -226,7 +232,7 @@ func (o *Ops) auditsIn(ctx context.Context, from, to time.Time, rule lateRule) (
 		}
 		// Only once every copy is stored: a report that stops before
 		// leaves the cursor where it was, and the next examines again.
-		if err := writeLateCursor(ctx, o.JS, idx, lateCursor{V: lateCursorVersion, Seq: last, Kinds: reportKinds, After: rule.after, Early: rule.early}, curSeq); err != nil {
+		if err := writeLateCursor(ctx, o.JS, idx, lateCursor{V: lateCursorVersion, Seq: last, Kinds: reportKinds, After: rule.After, Early: rule.Early}, curSeq); err != nil {
 			return nil, st, err
 		}
 	}
@@ -285,7 +291,7 @@ func lateSubjects(from, to time.Time) []string {
 
 // readLateCursor returns how far AUDIT was examined under rule (0: not at
 // all, or under another rule) and the cursor message's sequence.
-func readLateCursor(ctx context.Context, idx jetstream.Stream, rule lateRule) (seq, msgSeq uint64, err error) {
+func readLateCursor(ctx context.Context, idx jetstream.Stream, rule LateRule) (seq, msgSeq uint64, err error) {
 	m, err := idx.GetLastMsgForSubject(ctx, events.AuditLateCursor)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, 0, nil
@@ -295,7 +301,7 @@ func readLateCursor(ctx context.Context, idx jetstream.Stream, rule lateRule) (s
 	}
 	var c lateCursor
 	if json.Unmarshal(m.Data, &c) != nil || c.V != lateCursorVersion || !slices.Equal(c.Kinds, reportKinds) ||
-		c.After != rule.after || c.Early != rule.early {
+		c.After != rule.After || c.Early != rule.Early {
 		return 0, m.Sequence, nil // another rule's: examine everything again
 	}
 	return c.Seq, m.Sequence, nil
