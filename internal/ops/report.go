@@ -110,7 +110,7 @@ type delivery struct {
 // previous report, and the range's late audits), never the whole trail,
 // and every account record.
 func (o *Ops) Report(ctx context.Context, from, to time.Time) (Report, error) {
-	rep, _, err := o.ReportWith(ctx, from, to, DefaultLateRule)
+	rep, _, err := o.ReportWith(ctx, from, to, DefaultLateRule())
 	return rep, err
 }
 

@@ -330,7 +330,7 @@ func TestReportFindsLateAudits(t *testing.T) {
 	b.audit(t, paidAudit("sub_now", "in_now", time.Now()))
 
 	for range 2 {
-		rep, st, err := b.ops.ReportWith(context.Background(), time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC), DefaultLateRule)
+		rep, st, err := b.ops.ReportWith(context.Background(), time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 4, 1, 0, 0, 0, 0, time.UTC), DefaultLateRule())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -341,14 +341,14 @@ func TestReportFindsLateAudits(t *testing.T) {
 			t.Errorf("March 2025 read %+v; want its 2 late copies, nothing of AUDIT's window", st)
 		}
 	}
-	rep, _, err := b.ops.ReportWith(context.Background(), future.Add(-time.Hour), future.Add(time.Hour), DefaultLateRule)
+	rep, _, err := b.ops.ReportWith(context.Background(), future.Add(-time.Hour), future.Add(time.Hour), DefaultLateRule())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Rows) != 1 || rep.Rows[0].Account != "sub_future" {
 		t.Errorf("the future's rows %+v; want sub_future's", rep.Rows)
 	}
-	rep, _, err = b.ops.ReportWith(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), DefaultLateRule)
+	rep, _, err = b.ops.ReportWith(context.Background(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour), DefaultLateRule())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ func auditAt(a events.Audit) time.Time {
 type LateRule struct{ After, Early time.Duration }
 
 // DefaultLateRule is Report's: a day after, an hour before.
-var DefaultLateRule = LateRule{After: lateAfter, Early: earlyBy}
+func DefaultLateRule() LateRule { return LateRule{After: lateAfter, Early: earlyBy} }
 
 // late reports whether an audit recording time at and stored at stored is late.
 func (r LateRule) late(at, stored time.Time) bool {
@@ -300,8 +300,8 @@ func readLateCursor(ctx context.Context, idx jetstream.Stream, rule LateRule) (s
 		return 0, 0, fmt.Errorf("%s: %w", events.AuditLateCursor, err)
 	}
 	var c lateCursor
-	if json.Unmarshal(m.Data, &c) != nil || c.V != lateCursorVersion || !slices.Equal(c.Kinds, reportKinds) ||
-		c.After != rule.After || c.Early != rule.Early {
+	_ = json.Unmarshal(m.Data, &c) // one that does not decode has no version: not this release's
+	if c.V != lateCursorVersion || !slices.Equal(c.Kinds, reportKinds) || c.After != rule.After || c.Early != rule.Early {
 		return 0, m.Sequence, nil // another rule's: examine everything again
 	}
 	return c.Seq, m.Sequence, nil
