@@ -462,3 +462,31 @@ func TestLateSubjects(t *testing.T) {
 		}
 	}
 }
+
+// A cursor of an AUDIT stream made again since (its sequences start over)
+// is not taken for this one's: the new trail is examined from its start.
+func TestReportAfterTheAuditStreamIsMadeAgain(t *testing.T) {
+	t.Parallel()
+	b := setupReport(t)
+	ctx := context.Background()
+	march := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		b.audit(t, paidAudit(fmt.Sprintf("sub_%d", i), fmt.Sprintf("in_%d", i), time.Now()))
+	}
+	if _, _, err := b.ops.ReportWith(ctx, march, march.Add(time.Hour), DefaultLateRule()); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // a creation time of its own
+	if err := b.js.DeleteStream(ctx, events.StreamAudit); err != nil {
+		t.Fatal(err)
+	}
+	harness.Topology(t, b.js, events.Config{})
+	b.audit(t, paidAudit("sub_late", "in_late", march))
+	rep, st, err := b.ops.ReportWith(ctx, march.Add(-time.Hour), march.Add(time.Hour), DefaultLateRule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rows) != 1 || rep.Rows[0].Account != "sub_late" || st.CaughtUp != 1 || st.Copied != 1 {
+		t.Errorf("rows %+v, read %+v; want sub_late's row, its audit examined and copied", rep.Rows, st)
+	}
+}

@@ -98,12 +98,13 @@ func (r LateRule) window(from, to time.Time) (start, end time.Time) {
 	return from.Add(-r.Early), end
 }
 
-// lateCursor is the message under events.AuditLateCursor: AUDIT was
-// examined up to sequence Seq (included) for late audits of Kinds, by the
-// rule After and Early.
+// lateCursor is the message under events.AuditLateCursor: AUDIT (the
+// stream created at Audit) was examined up to sequence Seq (included) for
+// late audits of Kinds, by the rule After and Early.
 type lateCursor struct {
 	V     int                `json:"v"`
 	Seq   uint64             `json:"seq"`
+	Audit time.Time          `json:"audit_created"`
 	Kinds []events.AuditKind `json:"kinds"`
 	After time.Duration      `json:"late_after"`
 	Early time.Duration      `json:"early_by"`
@@ -127,13 +128,11 @@ type ReportStats struct {
 // streams) it reads the whole of AUDIT, as reports did before.
 func (o *Ops) auditsIn(ctx context.Context, from, to time.Time, rule LateRule) ([]events.Audit, ReportStats, error) {
 	var (
-		st    ReportStats
-		out   []events.Audit
-		seen  = map[string]bool{}
-		inWin = func(stored time.Time) bool {
-			ws, we := rule.window(from, to)
-			return !stored.Before(ws) && (we.IsZero() || !stored.After(we))
-		}
+		st     ReportStats
+		out    []events.Audit
+		seen   = map[string]bool{}
+		ws, we = rule.window(from, to)
+		inWin  = func(stored time.Time) bool { return !stored.Before(ws) && (we.IsZero() || !stored.After(we)) }
 	)
 	keep := func(a events.Audit) {
 		// A replay beyond the duplicate window may store an audit twice;
@@ -169,9 +168,12 @@ func (o *Ops) auditsIn(ctx context.Context, from, to time.Time, rule LateRule) (
 	if err != nil {
 		return nil, st, fmt.Errorf("stream %s: %w", events.StreamAuditLate, err)
 	}
-	cur, curSeq, err := readLateCursor(ctx, idx, rule)
+	cur, curSeq, err := readLateCursor(ctx, idx, rule, info.Created)
 	if err != nil {
 		return nil, st, err
+	}
+	if cur > last {
+		cur = 0 // AUDIT was made again since: examine it all
 	}
 	undecodable := func(meta *jetstream.MsgMetadata, err error) error {
 		if inWin(meta.Timestamp) {
@@ -182,7 +184,6 @@ func (o *Ops) auditsIn(ctx context.Context, from, to time.Time, rule LateRule) (
 	}
 
 	// 1. The window, up to where the previous report examined AUDIT: by time.
-	ws, we := rule.window(from, to)
 	if cur > 0 && info.State.Msgs > 0 {
 		err := readStream(ctx, audit, readSpec{subjects: auditSubjects(), startTime: ws, lastSeq: min(cur, last)},
 			func(m jetstream.Msg, meta *jetstream.MsgMetadata) (bool, error) {
@@ -204,6 +205,9 @@ func (o *Ops) auditsIn(ctx context.Context, from, to time.Time, rule LateRule) (
 
 	// 2. What was stored since: every audit is examined, the late ones copied.
 	if cur < last && info.State.Msgs > 0 {
+		if cur == 0 {
+			o.reportLog().Info("examining the whole audit trail for late audits, once", zap.Uint64("audits", info.State.Msgs))
+		}
 		var pending []jetstream.PubAckFuture
 		err := readStream(ctx, audit, readSpec{subjects: auditSubjects(), startSeq: max(cur+1, info.State.FirstSeq), lastSeq: last},
 			func(m jetstream.Msg, meta *jetstream.MsgMetadata) (bool, error) {
@@ -232,9 +236,11 @@ func (o *Ops) auditsIn(ctx context.Context, from, to time.Time, rule LateRule) (
 		}
 		// Only once every copy is stored: a report that stops before
 		// leaves the cursor where it was, and the next examines again.
-		if err := writeLateCursor(ctx, o.JS, idx, lateCursor{V: lateCursorVersion, Seq: last, Kinds: reportKinds, After: rule.After, Early: rule.Early}, curSeq); err != nil {
+		c := lateCursor{V: lateCursorVersion, Seq: last, Audit: info.Created, Kinds: reportKinds, After: rule.After, Early: rule.Early}
+		if err := writeLateCursor(ctx, o.JS, idx, c, curSeq); err != nil {
 			return nil, st, err
 		}
+		o.reportLog().Info("audit trail examined", zap.Uint64("through", last), zap.Int("audits", st.CaughtUp), zap.Int("late", st.Copied))
 	}
 
 	// 3. The late audits of the range's months.
@@ -289,9 +295,10 @@ func lateSubjects(from, to time.Time) []string {
 	return s
 }
 
-// readLateCursor returns how far AUDIT was examined under rule (0: not at
-// all, or under another rule) and the cursor message's sequence.
-func readLateCursor(ctx context.Context, idx jetstream.Stream, rule LateRule) (seq, msgSeq uint64, err error) {
+// readLateCursor returns how far AUDIT, created at created, was examined
+// under rule (0: not at all, or another AUDIT, or under another rule) and
+// the cursor message's sequence.
+func readLateCursor(ctx context.Context, idx jetstream.Stream, rule LateRule, created time.Time) (seq, msgSeq uint64, err error) {
 	m, err := idx.GetLastMsgForSubject(ctx, events.AuditLateCursor)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, 0, nil
@@ -301,7 +308,7 @@ func readLateCursor(ctx context.Context, idx jetstream.Stream, rule LateRule) (s
 	}
 	var c lateCursor
 	_ = json.Unmarshal(m.Data, &c) // one that does not decode has no version: not this release's
-	if c.V != lateCursorVersion || !slices.Equal(c.Kinds, reportKinds) || c.After != rule.After || c.Early != rule.Early {
+	if c.V != lateCursorVersion || !c.Audit.Equal(created) || !slices.Equal(c.Kinds, reportKinds) || c.After != rule.After || c.Early != rule.Early {
 		return 0, m.Sequence, nil // another rule's: examine everything again
 	}
 	return c.Seq, m.Sequence, nil
