@@ -67,6 +67,11 @@ func TestReportByMode(t *testing.T) {
 			Amount: amount, Currency: "eur", Livemode: live, Seats: seats, Plan: "std-monthly"})
 		audit(t, b.js, events.Audit{ID: "account.created:" + account, Kind: events.AuditAccountCreated, Time: at, Account: account,
 			Provider: "purevpn", Username: "pv_" + account})
+		for n := 2; n <= seats; n++ { // each further seat's account
+			seat := provisioning.SeatKey(account, n)
+			audit(t, b.js, events.Audit{ID: "account.created:" + seat, Kind: events.AuditAccountCreated, Time: at, Account: seat,
+				Provider: "purevpn", Username: "pv_" + seat})
+		}
 	}
 	pay("sub_live", 999, true, 2)
 	pay("sub_test", 500, false, 0)
