@@ -52,16 +52,15 @@ func (b *bench) fail(part string, err error) {
 
 // results is everything a run measured, by durability mode where it applies.
 type results struct {
-	ingestByMode  map[string]map[string]*ingestResult // mode → "webhook" or "ceiling"
-	webhookPeak   uint64                              // VmHWM after the ingest windows (default mode)
-	ceilingPeak   uint64
-	jetStream     map[string]*jetStreamResult
-	e2e           map[string]map[int]*drainResult // mode → WORKER_CONCURRENCY
-	latency       *latencyResult
-	provider      map[int]*drainResult
-	rss           *drainResult
-	growth        []perf.Figure
-	growthPending bool
+	ingestByMode map[string]map[string]*ingestResult // mode → "webhook" or "ceiling"
+	webhookPeak  uint64                              // VmHWM after the ingest windows (default mode)
+	ceilingPeak  uint64
+	jetStream    map[string]*jetStreamResult
+	e2e          map[string]map[int]*drainResult // mode → WORKER_CONCURRENCY
+	latency      *latencyResult
+	provider     map[int]*drainResult
+	rss          *drainResult
+	growth       []perf.Figure
 }
 
 func (r *results) ingest(mode string) map[string]*ingestResult {
@@ -112,8 +111,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	var missing []string
 	for _, f := range report.Figures {
-		pending := r.growthPending && strings.HasPrefix(f.Name, growthPrefix)
-		if (perf.Missing(f) || math.IsNaN(f.Ceiling)) && !pending {
+		if perf.Missing(f) || math.IsNaN(f.Ceiling) {
 			missing = append(missing, fmt.Sprintf("%s (%s)", f.Name, f.Mode))
 		}
 	}
