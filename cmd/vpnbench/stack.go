@@ -97,12 +97,11 @@ type ingestProc struct {
 }
 
 // startStack starts a stack in mode; withCeiling adds the ingest ceiling.
-func (b *bench) startStack(ctx context.Context, name string, mode durability, withCeiling bool) (s *stack, err error) {
-	s = &stack{b: b, mode: mode, dir: filepath.Join(b.dir, fmt.Sprintf("%02d-%s", b.nextStack(), name))}
+func (b *bench) startStack(ctx context.Context, name string, mode durability, withCeiling bool) (_ *stack, err error) {
+	s := &stack{b: b, mode: mode, dir: filepath.Join(b.dir, fmt.Sprintf("%02d-%s", b.nextStack(), name))}
 	defer func() {
 		if err != nil {
-			s.close()
-			s = nil
+			_ = s.close()
 		}
 	}()
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
