@@ -9,6 +9,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -66,6 +68,9 @@ type Handler struct {
 	nc       *nats.Conn
 	log      *zap.Logger
 	mux      *http.ServeMux
+	// subjects holds events.StripeSubject of each handled event type,
+	// worked out once.
+	subjects map[string]string
 	Stats    Stats
 }
 
@@ -74,9 +79,15 @@ func New(cfg Config, v *billing.Verifier, nc *nats.Conn, js jetstream.JetStream,
 	if log == nil {
 		log = zap.NewNop()
 	}
-	h := &Handler{cfg: cfg.WithDefaults(), verifier: v, js: js, nc: nc, log: log, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg.WithDefaults(), verifier: v, js: js, nc: nc, log: log, mux: http.NewServeMux(),
+		subjects: make(map[string]string, len(billing.HandledTypes))}
+	for _, t := range billing.HandledTypes {
+		if subject, err := events.StripeSubject(t); err == nil {
+			h.subjects[t] = subject
+		}
+	}
 	h.mux.HandleFunc("/stripe/webhook", h.webhook)
-	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { answer(w, http.StatusOK, "ok", "") })
+	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { reply(w, http.StatusOK, replyOK) })
 	h.mux.HandleFunc("GET /readyz", h.ready)
 	return h
 }
@@ -85,24 +96,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 
 func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
 	if h.nc == nil || !h.nc.IsConnected() {
-		answer(w, http.StatusServiceUnavailable, "", "NATS not connected")
+		refuse(w, http.StatusServiceUnavailable, "NATS not connected")
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := events.Ready(ctx, h.js); err != nil {
-		answer(w, http.StatusServiceUnavailable, "", "stream STRIPE not reachable")
+		refuse(w, http.StatusServiceUnavailable, "stream STRIPE not reachable")
 		return
 	}
-	answer(w, http.StatusOK, "ready", "")
+	reply(w, http.StatusOK, replyReady)
 }
 
+// The webhook's hot path allocates little: the body is read into a pooled
+// buffer, the fields of a log line are built only when its level is
+// enabled, and the answers of a verified event are encoded once.
 func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	received := time.Now().UTC()
 	if r.Method != http.MethodPost {
 		h.Stats.RejectedMethod.Add(1)
 		w.Header().Set("Allow", http.MethodPost)
-		answer(w, http.StatusMethodNotAllowed, "", "POST only")
+		refuse(w, http.StatusMethodNotAllowed, "POST only")
 		return
 	}
 	h.Stats.Received.Add(1)
@@ -110,17 +124,21 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 		h.tooLarge(w, r)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
-	if err != nil {
+	buf := h.readBody(w, r)
+	// Nothing keeps the body past this request: the envelope's fields are
+	// copies, and the publish copies it into the connection's buffer.
+	defer buf.release()
+	if buf.err != nil {
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		if errors.As(buf.err, &tooBig) {
 			h.tooLarge(w, r)
 			return
 		}
 		h.Stats.RejectedMalformed.Add(1)
-		answer(w, http.StatusBadRequest, "", "could not read body")
+		refuse(w, http.StatusBadRequest, "could not read body")
 		return
 	}
+	body := buf.b
 	if err := h.verifier.Verify(body, r.Header.Get("Stripe-Signature")); err != nil {
 		if errors.Is(err, billing.ErrTooOld) {
 			h.Stats.RejectedStale.Add(1)
@@ -128,28 +146,31 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 			h.Stats.RejectedSignature.Add(1)
 		}
 		h.log.Warn("webhook rejected", zap.String("remote", remoteIP(r)), zap.String("reason", err.Error()))
-		answer(w, http.StatusBadRequest, "", err.Error())
+		refuse(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	env, err := billing.ParseEnvelope(body)
 	if err != nil {
 		h.Stats.RejectedMalformed.Add(1)
 		h.log.Warn("signed payload is not a Stripe event", zap.Error(err))
-		answer(w, http.StatusBadRequest, "", err.Error())
+		refuse(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	log := h.log.With(zap.String("event", env.ID), zap.String("type", env.Type))
-	if !billing.Handled(env.Type) {
-		h.Stats.Skipped.Add(1)
-		log.Debug("event type not handled; not stored")
-		answer(w, http.StatusOK, "ignored", "")
-		return
-	}
-	subject, err := events.StripeSubject(env.Type)
-	if err != nil {
-		h.Stats.RejectedMalformed.Add(1)
-		answer(w, http.StatusBadRequest, "", err.Error())
-		return
+	subject, handled := h.subjects[env.Type]
+	if !handled {
+		if !billing.Handled(env.Type) {
+			h.Stats.Skipped.Add(1)
+			if ce := h.log.Check(zap.DebugLevel, "event type not handled; not stored"); ce != nil {
+				ce.Write(zap.String("event", env.ID), zap.String("type", env.Type))
+			}
+			reply(w, http.StatusOK, replyIgnored)
+			return
+		}
+		if subject, err = events.StripeSubject(env.Type); err != nil {
+			h.Stats.RejectedMalformed.Add(1)
+			refuse(w, http.StatusBadRequest, err.Error())
+			return
+		}
 	}
 	// The publish outlives a client that hangs up: Stripe's retry then finds it stored.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.cfg.PublishTimeout)
@@ -159,27 +180,102 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 	ack, err := events.Publish(ctx, h.js, subject, env.ID, body, hdr)
 	if err != nil {
 		h.Stats.Unavailable.Add(1)
-		log.Error("event not stored; answering 503 so Stripe retries", zap.Error(err))
+		h.log.Error("event not stored; answering 503 so Stripe retries",
+			zap.String("event", env.ID), zap.String("type", env.Type), zap.Error(err))
 		w.Header().Set("Retry-After", "10")
-		answer(w, http.StatusServiceUnavailable, "", "event not stored, retry later")
+		refuse(w, http.StatusServiceUnavailable, "event not stored, retry later")
 		return
 	}
 	if ack.Duplicate {
 		h.Stats.Duplicates.Add(1)
-		log.Info("event already stored", zap.Uint64("seq", ack.Sequence))
-		answer(w, http.StatusOK, "duplicate", "")
+		if ce := h.log.Check(zap.InfoLevel, "event already stored"); ce != nil {
+			ce.Write(zap.String("event", env.ID), zap.String("type", env.Type), zap.Uint64("seq", ack.Sequence))
+		}
+		reply(w, http.StatusOK, replyDuplicate)
 		return
 	}
 	h.Stats.Published.Add(1)
-	log.Info("event stored", zap.Uint64("seq", ack.Sequence))
-	answer(w, http.StatusOK, "stored", "")
+	if ce := h.log.Check(zap.InfoLevel, "event stored"); ce != nil {
+		ce.Write(zap.String("event", env.ID), zap.String("type", env.Type), zap.Uint64("seq", ack.Sequence))
+	}
+	reply(w, http.StatusOK, replyStored)
+}
+
+// requestBody is a request's body, read into a pooled buffer.
+type requestBody struct {
+	b   []byte
+	err error
+	p   *[]byte // given back to bodies by release
+}
+
+// bodies holds read buffers for reuse, each of a capacity up to
+// maxPooledBody.
+var bodies sync.Pool
+
+const (
+	// maxPooledBody bounds the buffers kept for reuse: one of a body near
+	// the default limit is kept, one of a larger configured limit is not.
+	maxPooledBody = 64<<10 + 1
+	// unknownLengthBody is the first size of a buffer for a body whose
+	// length was not declared; it doubles as the body comes.
+	unknownLengthBody = 8 << 10
+)
+
+// readBody reads r's body through http.MaxBytesReader (so a body over
+// MaxBody is a *http.MaxBytesError, and the connection is closed after the
+// answer) into a pooled buffer sized by the declared length, which is no
+// more than MaxBody here. The declared length only sizes the buffer: the
+// body is read to its end whatever it says.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) requestBody {
+	p, _ := bodies.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	b := (*p)[:0]
+	// Room for the declared length and one byte more, so that the read that
+	// meets the end needs no larger buffer.
+	size := unknownLengthBody
+	if r.ContentLength >= 0 {
+		size = int(r.ContentLength) + 1
+	}
+	if cap(b) < size {
+		b = make([]byte, 0, size)
+	}
+	rd := http.MaxBytesReader(w, r.Body, h.cfg.MaxBody)
+	var err error
+	for {
+		if len(b) == cap(b) {
+			// MaxBytesReader returns no more than MaxBody bytes, so the
+			// buffer never needs to outgrow MaxBody + 1.
+			b = append(make([]byte, 0, max(min(2*cap(b)+512, int(h.cfg.MaxBody)+1), len(b)+1)), b...)
+		}
+		var n int
+		n, err = rd.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			break
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	*p = b
+	return requestBody{b: b, err: err, p: p}
+}
+
+// release gives the buffer back for another request's body.
+func (b requestBody) release() {
+	if cap(*b.p) <= maxPooledBody {
+		*b.p = (*b.p)[:0]
+		bodies.Put(b.p)
+	}
 }
 
 func (h *Handler) tooLarge(w http.ResponseWriter, r *http.Request) {
 	h.Stats.RejectedTooLarge.Add(1)
 	h.log.Warn("webhook body too large", zap.String("remote", remoteIP(r)), zap.Int64("limit", h.cfg.MaxBody))
 	w.Header().Set("Connection", "close")
-	answer(w, http.StatusRequestEntityTooLarge, "", "body over "+strconv.FormatInt(h.cfg.MaxBody, 10)+" bytes")
+	refuse(w, http.StatusRequestEntityTooLarge, "body over "+strconv.FormatInt(h.cfg.MaxBody, 10)+" bytes")
 }
 
 func remoteIP(r *http.Request) string {
@@ -190,18 +286,33 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
-func answer(w http.ResponseWriter, code int, status, reason string) {
+// The answers of a verified event, and of /healthz and /readyz, encoded
+// once.
+var (
+	replyStored    = encoded("status", "stored")
+	replyDuplicate = encoded("status", "duplicate")
+	replyIgnored   = encoded("status", "ignored")
+	replyOK        = encoded("status", "ok")
+	replyReady     = encoded("status", "ready")
+)
+
+// encoded is the body of an answer: the JSON object {key: value} and a
+// newline.
+func encoded(key, value string) []byte {
+	b := &bytes.Buffer{}
+	_ = json.NewEncoder(b).Encode(map[string]string{key: value})
+	return b.Bytes()
+}
+
+// reply answers code with body.
+func reply(w http.ResponseWriter, code int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	body := map[string]string{}
-	if status != "" {
-		body["status"] = status
-	}
-	if reason != "" {
-		body["error"] = reason
-	}
-	_ = json.NewEncoder(w).Encode(body)
+	_, _ = w.Write(body)
 }
+
+// refuse answers code with {"error": reason}.
+func refuse(w http.ResponseWriter, code int, reason string) { reply(w, code, encoded("error", reason)) }
 
 // NewServer returns an http.Server for h with every timeout set.
 func NewServer(addr string, h http.Handler) *http.Server {
