@@ -2,8 +2,10 @@ package ops
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vpnbill/vpnbill/internal/events"
@@ -18,7 +20,8 @@ const (
 	// StatusPaidNotProvisioned: a payment for an account never created, or
 	// for more seats than accounts were made.
 	StatusPaidNotProvisioned = "paid_not_provisioned"
-	// StatusProvisionedNotPaid: an account created in the range for which no payment was ever audited.
+	// StatusProvisionedNotPaid: an account created in the range for which
+	// no payment was ever applied (by its record, or the range's audits).
 	StatusProvisionedNotPaid = "provisioned_not_paid"
 	// StatusCanceledEnabled: the record is canceled or refunded, yet the account is enabled.
 	StatusCanceledEnabled = "canceled_still_enabled"
@@ -44,8 +47,11 @@ type ReportRow struct {
 	PaidTo          time.Time `json:"paid_to,omitzero"`
 	Provider        string    `json:"provider,omitempty"`
 	Username        string    `json:"username,omitempty"`
-	DeliveredFrom   time.Time `json:"delivered_from,omitzero"` // when the account was created
-	DeliveredTo     time.Time `json:"delivered_to,omitzero"`   // the latest expiry created or renewed
+	// DeliveredFrom, DeliveredTo: when the account (its current one, by
+	// its record) was created, and its expiry, or the latest one the
+	// range's audits say if later.
+	DeliveredFrom time.Time `json:"delivered_from,omitzero"`
+	DeliveredTo   time.Time `json:"delivered_to,omitzero"`
 	// Refunded: how much of the payment was refunded so far (minor units;
 	// partial refunds included), as the account record keeps it.
 	Refunded int64 `json:"refunded,omitempty"`
@@ -116,12 +122,16 @@ func (o *Ops) Report(ctx context.Context, from, to time.Time) (Report, error) {
 
 // ReportWith is Report under rule, with what it read.
 func (o *Ops) ReportWith(ctx context.Context, from, to time.Time, rule LateRule) (Report, ReportStats, error) {
+	// The records are read while the audits are.
+	var (
+		recs    []*provisioning.Record
+		recsErr error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { recs, recsErr = o.records(ctx) })
 	audits, st, err := o.auditsIn(ctx, from, to, rule)
-	if err != nil {
-		return Report{}, st, err
-	}
-	recs, err := o.records(ctx)
-	if err != nil {
+	wg.Wait()
+	if err := errors.Join(err, recsErr); err != nil {
 		return Report{}, st, err
 	}
 	return buildReport(from, to, audits, recs), st, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -183,79 +184,100 @@ func (o *Ops) auditsIn(ctx context.Context, from, to time.Time, rule LateRule) (
 		return nil
 	}
 
-	// 1. The window, up to where the previous report examined AUDIT: by time.
-	if cur > 0 && info.State.Msgs > 0 {
-		err := readStream(ctx, audit, readSpec{subjects: auditSubjects(), startTime: ws, lastSeq: min(cur, last)},
-			func(m jetstream.Msg, meta *jetstream.MsgMetadata) (bool, error) {
-				if !we.IsZero() && meta.Timestamp.After(we) {
-					return false, nil
-				}
-				a, err := events.DecodeAudit(m.Data())
-				if err != nil {
-					return true, undecodable(meta, err)
-				}
-				st.Window++
-				keep(a)
-				return true, nil
-			})
-		if err != nil {
-			return nil, st, err
+	// The three reads run at once, each into its own list; the lists are
+	// joined in stream order (the window's audits were stored first).
+	var (
+		wg                   sync.WaitGroup
+		window, caught, late []events.Audit
+		errs                 [3]error
+	)
+	inRangeOnly := func(list *[]events.Audit) func(events.Audit) {
+		return func(a events.Audit) {
+			if inRange(auditAt(a), from, to) {
+				*list = append(*list, a)
+			}
 		}
 	}
-
-	// 2. What was stored since: every audit is examined, the late ones copied.
+	// 1. The window, up to where the previous report examined AUDIT: by time.
+	if cur > 0 && info.State.Msgs > 0 {
+		add := inRangeOnly(&window)
+		wg.Go(func() {
+			errs[0] = readStream(ctx, audit, readSpec{subjects: auditSubjects(), startTime: ws, lastSeq: min(cur, last)},
+				func(m jetstream.Msg, meta *jetstream.MsgMetadata) (bool, error) {
+					if !we.IsZero() && meta.Timestamp.After(we) {
+						return false, nil
+					}
+					a, err := events.DecodeAudit(m.Data())
+					if err != nil {
+						return true, undecodable(meta, err)
+					}
+					st.Window++
+					add(a)
+					return true, nil
+				})
+		})
+	}
+	// 2. What was stored since: every audit is examined, the late ones
+	// copied; only once every copy is stored is the cursor moved (a report
+	// that stops before leaves it, and the next examines again).
 	if cur < last && info.State.Msgs > 0 {
 		if cur == 0 {
 			o.reportLog().Info("examining the whole audit trail for late audits, once", zap.Uint64("audits", info.State.Msgs))
 		}
-		var pending []jetstream.PubAckFuture
-		err := readStream(ctx, audit, readSpec{subjects: auditSubjects(), startSeq: max(cur+1, info.State.FirstSeq), lastSeq: last},
-			func(m jetstream.Msg, meta *jetstream.MsgMetadata) (bool, error) {
-				a, err := events.DecodeAudit(m.Data())
-				if err != nil {
-					return true, undecodable(meta, err)
-				}
-				st.CaughtUp++
-				if rule.late(auditAt(a), meta.Timestamp) {
-					f, err := o.JS.PublishMsgAsync(&nats.Msg{Subject: events.AuditLateSubject(auditAt(a), a.Kind), Data: m.Data()},
-						jetstream.WithMsgID(a.ID))
+		add := inRangeOnly(&caught)
+		wg.Go(func() {
+			copies := &copier{js: o.JS}
+			err := readStream(ctx, audit, readSpec{subjects: auditSubjects(), startSeq: max(cur+1, info.State.FirstSeq), lastSeq: last},
+				func(m jetstream.Msg, meta *jetstream.MsgMetadata) (bool, error) {
+					a, err := events.DecodeAudit(m.Data())
 					if err != nil {
-						return false, fmt.Errorf("copy late audit %s: %w", a.ID, err)
+						return true, undecodable(meta, err)
 					}
-					pending = append(pending, f)
-					st.Copied++
-				}
-				keep(a)
-				return true, nil
-			})
-		if err == nil {
-			err = awaitAll(ctx, pending)
-		}
-		if err != nil {
-			return nil, st, err
-		}
-		// Only once every copy is stored: a report that stops before
-		// leaves the cursor where it was, and the next examines again.
-		c := lateCursor{V: lateCursorVersion, Seq: last, Audit: info.Created, Kinds: reportKinds, After: rule.After, Early: rule.Early}
-		if err := writeLateCursor(ctx, o.JS, idx, c, curSeq); err != nil {
-			return nil, st, err
-		}
-		o.reportLog().Info("audit trail examined", zap.Uint64("through", last), zap.Int("audits", st.CaughtUp), zap.Int("late", st.Copied))
+					st.CaughtUp++
+					if rule.late(auditAt(a), meta.Timestamp) {
+						if err := copies.copy(ctx, a, m.Data()); err != nil {
+							return false, err
+						}
+						st.Copied++
+					}
+					add(a)
+					return true, nil
+				})
+			if err == nil {
+				err = copies.wait(ctx)
+			}
+			if err == nil {
+				c := lateCursor{V: lateCursorVersion, Seq: last, Audit: info.Created, Kinds: reportKinds, After: rule.After, Early: rule.Early}
+				err = writeLateCursor(ctx, o.JS, idx, c, curSeq)
+			}
+			if err == nil {
+				o.reportLog().Info("audit trail examined", zap.Uint64("through", last), zap.Int("audits", st.CaughtUp), zap.Int("late", st.Copied))
+			}
+			errs[1] = err
+		})
 	}
-
-	// 3. The late audits of the range's months.
-	subjects := lateSubjects(from, to)
-	err = readStream(ctx, idx, readSpec{subjects: subjects, startSeq: 1}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) (bool, error) {
-		a, err := events.DecodeAudit(m.Data())
-		if err != nil {
-			return false, fmt.Errorf("%s at %d: %w", events.StreamAuditLate, meta.Sequence.Stream, err)
-		}
-		st.Late++
-		keep(a)
-		return true, nil
+	// 3. The late audits of the range's months (a copy made by the
+	// catch-up meanwhile is also among its audits).
+	add := inRangeOnly(&late)
+	wg.Go(func() {
+		errs[2] = readStream(ctx, idx, readSpec{subjects: lateSubjects(from, to), startSeq: 1}, func(m jetstream.Msg, meta *jetstream.MsgMetadata) (bool, error) {
+			a, err := events.DecodeAudit(m.Data())
+			if err != nil {
+				return false, fmt.Errorf("%s at %d: %w", events.StreamAuditLate, meta.Sequence.Stream, err)
+			}
+			st.Late++
+			add(a)
+			return true, nil
+		})
 	})
-	if err != nil {
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
 		return nil, st, err
+	}
+	for _, list := range [][]events.Audit{window, caught, late} {
+		for _, a := range list {
+			keep(a)
+		}
 	}
 	return out, st, nil
 }
@@ -337,11 +359,34 @@ func writeLateCursor(ctx context.Context, js jetstream.JetStream, idx jetstream.
 	return nil
 }
 
-// awaitAll waits until JetStream acknowledged every publish.
-func awaitAll(ctx context.Context, pending []jetstream.PubAckFuture) error {
+// copier copies late audits to AUDIT_LATE: asynchronously, at most
+// readBatch unacknowledged at a time, each under its audit's id (two
+// reports examining the same audits store one copy).
+type copier struct {
+	js      jetstream.JetStream
+	pending []jetstream.PubAckFuture
+}
+
+func (c *copier) copy(ctx context.Context, a events.Audit, data []byte) error {
+	if len(c.pending) >= readBatch {
+		if err := c.wait(ctx); err != nil {
+			return err
+		}
+	}
+	f, err := c.js.PublishMsgAsync(&nats.Msg{Subject: events.AuditLateSubject(auditAt(a), a.Kind), Data: data}, jetstream.WithMsgID(a.ID))
+	if err != nil {
+		return fmt.Errorf("copy late audit %s: %w", a.ID, err)
+	}
+	c.pending = append(c.pending, f)
+	return nil
+}
+
+// wait waits until JetStream acknowledged every copy.
+func (c *copier) wait(ctx context.Context) error {
 	timeout := time.NewTimer(readIdle)
 	defer timeout.Stop()
-	for _, f := range pending {
+	defer func() { c.pending = c.pending[:0] }()
+	for _, f := range c.pending {
 		select {
 		case <-f.Ok():
 		case err := <-f.Err():
