@@ -363,6 +363,7 @@ func (g *growth) report(ctx context.Context, c growthCounts) ([]Figure, error) {
 	}
 	o := &ops.Ops{JS: g.js}
 	rule := y.rule()
+	firstTrail := y.published
 	start = time.Now()
 	_, first, err := o.ReportWith(ctx, y.bounds[9], y.bounds[10], rule)
 	if err != nil {
@@ -398,11 +399,11 @@ func (g *growth) report(ctx context.Context, c growthCounts) ([]Figure, error) {
 	}
 	month.Ratio, month.Met = month.Value/month.Ceiling, month.Value <= month.Ceiling
 	firstFig := Figure{
-		Name:  fmt.Sprintf("growth: first report after the upgrade (examines %s audit events once)", Number(float64(first.CaughtUp))),
+		Name:  fmt.Sprintf("growth: first report after the upgrade (examines a trail of %s audit events once)", Number(float64(firstTrail))),
 		Unit:  "s",
 		Value: firstTook.Seconds(),
-		Note: fmt.Sprintf("the first report examines every audit stored before it and copies the late ones (%s) to AUDIT_LATE; every later report examines only what was stored since the previous one",
-			Number(float64(first.Copied))),
+		Note: fmt.Sprintf("the first report examines every audit stored before it (%s of the kinds it reads) and copies the late ones (%s) to AUDIT_LATE; every later report examines only what was stored since the previous one",
+			Number(float64(first.CaughtUp)), Number(float64(first.Copied))),
 	}
 	recordsFig := Figure{
 		Name:    fmt.Sprintf("growth: report with %s account records (a range without audits: the records alone)", Number(float64(len(recs)))),
