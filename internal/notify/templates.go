@@ -12,8 +12,6 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
-
-	"github.com/vpnbill/vpnbill/internal/providers"
 )
 
 // Kind names an email the customer can receive. Its value names the template files
@@ -77,12 +75,6 @@ type Data struct {
 	InvoiceURL string // optional http(s) URL where the customer can pay or update the card
 
 	MessageID string // required; copied to Message.MessageID, e.g. "<welcome.sub_123.1@vpnbill>"
-
-	// Provider is never shown: a caller that sets it instead of App,
-	// Protocols and NewCredentials gets them from the provider's
-	// capabilities. It goes, with fromProvider, once provisioning fills them
-	// itself; new code sets them.
-	Provider string
 }
 
 //go:embed templates/*.tmpl
@@ -160,11 +152,7 @@ func Render(kind Kind, d Data) (Message, error) {
 	if !ok {
 		return Message{}, fmt.Errorf("notify: render: unknown kind %q", kind)
 	}
-	d, err := d.fromProvider()
-	if err == nil {
-		err = d.validate(kind, spec)
-	}
-	if err != nil {
+	if err := d.validate(kind, spec); err != nil {
 		return Message{}, fmt.Errorf("notify: render %s: %w", kind, err)
 	}
 
@@ -260,30 +248,6 @@ func (d Data) validate(kind Kind, spec kindSpec) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// fromProvider fills App, Protocols and NewCredentials from the deprecated
-// Provider for a caller that sets only it, as Render read it before: from
-// the provider's capabilities. Remove it with Data.Provider.
-func (d Data) fromProvider() (Data, error) {
-	if d.Provider == "" {
-		return d, nil
-	}
-	n := providers.Name(d.Provider)
-	if !n.Valid() {
-		return d, fmt.Errorf("Provider %q is not a provider vpnbill implements", d.Provider)
-	}
-	caps := providers.CapabilitiesOf(n)
-	if d.App == "" {
-		d.App = caps.App
-	}
-	if d.Protocols == "" {
-		d.Protocols = caps.Protocols
-	}
-	if !caps.Suspend {
-		d.NewCredentials = true // an account that cannot be suspended was made anew
-	}
-	return d, nil
 }
 
 // formatDate is "2 January 2006" in UTC, or "" for the zero time.

@@ -231,7 +231,6 @@ func TestRenderValidates(t *testing.T) {
 		{"welcome without credentials", Welcome, func(d *Data) { d.Username, d.Password = "", "" },
 			[]string{"Username is required", "Password is required"}},
 		{"welcome without a way to connect", Welcome, func(d *Data) { d.App = "" }, []string{"Server or App is required"}},
-		{"unknown provider", Deleted, func(d *Data) { d.Provider = "nordvpn" }, []string{`Provider "nordvpn"`}},
 		{"server account's welcome without server", Welcome, func(d *Data) { *d = vpnkiData(); d.Server = "" },
 			[]string{"Server or App is required"}},
 		{"resumed with new credentials without password", Resumed, func(d *Data) { *d = vpnkiData(); d.Password = "" },
@@ -386,26 +385,5 @@ func TestRenderSeats(t *testing.T) {
 	resumed.Password = "" // enabled again with the credentials it had
 	if m, err := Render(Resumed, resumed); err != nil || strings.Contains(m.Subject, "seat") {
 		t.Errorf("resumed without credentials: %q, %v", m.Subject, err)
-	}
-}
-
-// A caller that still sets the deprecated Provider gets the emails it got
-// before App, Protocols and NewCredentials existed.
-func TestRenderDeprecatedProvider(t *testing.T) {
-	t.Parallel()
-	legacy := func(d Data, provider string) Data {
-		d.App, d.Protocols, d.NewCredentials, d.Provider = "", "", false, provider
-		return d
-	}
-	for _, kind := range Kinds() {
-		for provider, d := range map[string]Data{"purevpn": seat(pureVPNData(), 1, 0), "vpnki": seat(vpnkiData(), 1, 0)} {
-			want, err := Render(kind, d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, err := Render(kind, legacy(d, provider)); err != nil || !reflect.DeepEqual(got, want) {
-				t.Errorf("%s with Provider %s: %v\n%s\nwant\n%s", kind, provider, err, got.Text, want.Text)
-			}
-		}
 	}
 }

@@ -414,7 +414,7 @@ func compare(r *provisioning.Record, remote provisioning.Remote, caps providers.
 	d, a := &r.Desired, &r.Actual
 	if a.Exists && !remote.Exists {
 		remedy := "vpnbillctl accounts show " + r.Key + "; look at " + base.Provider + ", then recreate it by hand or refund"
-		if !caps.Suspend { // a reset replaces the account (VPNKI)
+		if !caps.Suspend { // a reset replaces the account (a provider without suspend)
 			remedy = "vpnbillctl resend " + r.Key + " (makes a new account and emails it)"
 		}
 		row(DriftMissingAccount, "the record says it exists; the provider has no such account", remedy)

@@ -29,10 +29,10 @@ import (
 
 // Credentials of a new account or tunnel.
 type Credentials struct {
-	Username string    // PureVPN username or VPNKI tunnel name
-	Login    string    // VPNKI login, if it differs from the tunnel name
+	Username string    // the account's username or tunnel name
+	Login    string    // the login, if it differs from Username
 	Password string    //
-	Server   string    // VPNKI address; empty for PureVPN
+	Server   string    // the address to connect to, where the provider gives one
 	Expiry   time.Time // zero where the provider keeps none
 }
 
@@ -207,7 +207,7 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 			return fmt.Errorf("index customer %s: %w", f.Customer, err)
 		}
 	}
-	r, _, err := s.store.Update(ctx, f.Key, func(r *Record) error {
+	r, folded, err := s.store.updateFrom(ctx, f.Key, snapshot{}, func(r *Record) error {
 		if r.applied(f.EventID) {
 			return errNoChange
 		}
@@ -223,7 +223,7 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 	if err != nil {
 		return err
 	}
-	errs := []error{s.Reconcile(ctx, f.Key)}
+	errs := []error{s.reconcileFrom(ctx, f.Key, folded)}
 	for _, key := range seats {
 		errs = append(errs, s.Reconcile(ctx, key))
 	}

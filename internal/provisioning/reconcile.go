@@ -30,15 +30,27 @@ const maxSteps = 30
 // worker holds the record. Reconciling a record with nothing to do is cheap
 // and changes nothing.
 func (s *Service) Reconcile(ctx context.Context, key string) error {
-	if done, err := s.settled(ctx, key); done || err != nil {
+	return s.reconcileFrom(ctx, key, snapshot{})
+}
+
+// reconcileFrom is Reconcile starting from the record as last read or
+// written (a snapshot; none: it is read).
+func (s *Service) reconcileFrom(ctx context.Context, key string, from snapshot) error {
+	done, outboxOnly, read, err := s.settled(ctx, key, from)
+	if done || err != nil {
 		return err
+	}
+	if outboxOnly {
+		// Nothing to drive (a fact changed the record but not what the
+		// provider should hold): publish its audits, no lease needed.
+		return s.flushFrom(ctx, key, read)
 	}
 	unlock, err := s.locks.lock(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	p, r, err := s.acquire(ctx, key)
+	p, r, err := s.acquireFrom(ctx, key, read)
 	if err != nil {
 		return err
 	}
@@ -48,10 +60,47 @@ func (s *Service) Reconcile(ctx context.Context, key string) error {
 		// before the failure is reported.
 		return errors.Join(err, s.flush(ctx, key, r))
 	}
-	if err := s.flush(ctx, key, r); err != nil {
-		return err
+	return p.finish(ctx, r)
+}
+
+// finish ends a pass whose steps all succeeded, in one write: it publishes
+// the record's audit outbox, stores the timer of its next wake-up, then
+// removes what was published, notes the timer (TimerAt, written only after
+// the timer is stored) and releases the lease.
+func (s *pass) finish(ctx context.Context, r *Record) error {
+	if r == nil {
+		return nil
 	}
-	return s.schedule(ctx, key, r)
+	published, pubErr := events.PublishAudits(ctx, s.js, r.Outbox)
+	wake := s.wake(r, s.cfg.Now())
+	if !wake.IsZero() {
+		wake = events.CeilSecond(wake)
+	}
+	timer := !wake.IsZero() && !wake.Equal(r.TimerAt)
+	if timer {
+		if err := events.ScheduleTimer(ctx, s.js, s.key, wake); err != nil {
+			return errors.Join(pubErr, err) // the lease is released by Reconcile's deferred release
+		}
+	}
+	_, err := s.update(ctx, func(r *Record) error {
+		n := len(r.Outbox)
+		r.Outbox = slices.DeleteFunc(r.Outbox, func(a events.Audit) bool { return slices.Contains(published, a.ID) })
+		changed := len(r.Outbox) != n
+		if timer && !r.TimerAt.Equal(wake) {
+			r.TimerAt, changed = wake, true
+		}
+		if s.holds(r) {
+			r.Lease, changed = nil, true
+		}
+		if !changed {
+			return errNoChange
+		}
+		return nil
+	})
+	if err == nil {
+		s.released = true
+	}
+	return errors.Join(pubErr, err)
 }
 
 // drive takes the record's next steps, as nextStep decides them, until none
@@ -66,7 +115,7 @@ func (s *pass) drive(ctx context.Context, r *Record) (*Record, error) {
 		}
 		next, err := st.do(s, ctx, r)
 		if errors.Is(err, errStale) {
-			if r, _, err = s.store.Get(ctx, s.key); err != nil {
+			if r, s.last, err = s.store.get(ctx, s.key); err != nil {
 				return r, err
 			}
 			continue
@@ -84,20 +133,27 @@ func (s *pass) drive(ctx context.Context, r *Record) (*Record, error) {
 // settled reports, from one read, whether the record needs nothing: no step
 // to take, no step or lease left by a crash, no outbox, its timer set. A
 // redelivered event then costs a read and no write.
-func (s *Service) settled(ctx context.Context, key string) (bool, error) {
-	r, _, err := s.store.Get(ctx, key)
+func (s *Service) settled(ctx context.Context, key string, from snapshot) (done, outboxOnly bool, read snapshot, err error) {
+	var r *Record
+	read = from
+	if read.rev == 0 {
+		r, read, err = s.store.get(ctx, key)
+	} else if r, err = DecodeRecord(read.data); err != nil {
+		r, read, err = s.store.get(ctx, key)
+	}
 	if errors.Is(err, ErrNotFound) {
-		return true, nil
+		return true, false, snapshot{}, nil
 	}
 	if err != nil {
-		return false, err
+		return false, false, snapshot{}, err
 	}
 	now := s.cfg.Now()
-	if r.Step != nil || r.Lease != nil || len(r.Outbox) > 0 || s.nextStep(r, now).do != nil {
-		return false, nil
+	if r.Step != nil || r.Lease != nil || s.nextStep(r, now).do != nil {
+		return false, false, read, nil
 	}
 	wake := s.wake(r, now) // the adoption's wake-up included, as schedule has it
-	return wake.IsZero() || events.CeilSecond(wake).Equal(r.TimerAt), nil
+	timerSet := wake.IsZero() || events.CeilSecond(wake).Equal(r.TimerAt)
+	return timerSet && len(r.Outbox) == 0, timerSet && len(r.Outbox) > 0, read, nil
 }
 
 // pass is one holding of a record's lease: the steps of a reconcile pass
@@ -115,6 +171,31 @@ type pass struct {
 	// error it returned.
 	taken  []string
 	failed string
+	// last is the record as this pass last read or wrote it: its next
+	// write starts from it and saves a read while nobody else wrote.
+	last snapshot
+	// released: the lease was given up by the pass's last write.
+	released bool
+}
+
+// updateKey is update of record key, which is the pass's (the steps name
+// it); another key is a plain Store.Update.
+func (s *pass) updateKey(ctx context.Context, key string, fn func(r *Record) error) (*Record, error) {
+	if key != s.key {
+		r, _, err := s.store.Update(ctx, key, fn)
+		return r, err
+	}
+	return s.update(ctx, fn)
+}
+
+// update is Store.Update of the pass's record, starting from what the pass
+// last read or wrote.
+func (s *pass) update(ctx context.Context, fn func(r *Record) error) (*Record, error) {
+	r, snap, err := s.store.updateFrom(ctx, s.key, s.last, fn)
+	if err == nil {
+		s.last = snap
+	}
+	return r, err
 }
 
 // holds reports whether r's lease is this pass's.
@@ -129,9 +210,14 @@ func (s *pass) holds(r *Record) bool {
 // left was cut short. A live lease of another owner is another process's:
 // acquire returns a *LeasedError and touches nothing.
 func (s *Service) acquire(ctx context.Context, key string) (*pass, *Record, error) {
-	p := &pass{Service: s, key: key, token: newAttempt()}
+	return s.acquireFrom(ctx, key, snapshot{})
+}
+
+// acquireFrom is acquire starting from the record as read (a snapshot).
+func (s *Service) acquireFrom(ctx context.Context, key string, read snapshot) (*pass, *Record, error) {
+	p := &pass{Service: s, key: key, token: newAttempt(), last: read}
 	now := s.cfg.Now()
-	r, _, err := s.store.Update(ctx, key, func(r *Record) error {
+	r, err := p.update(ctx, func(r *Record) error {
 		if l := r.Lease; l != nil && l.Owner != s.cfg.Owner && now.Before(l.Until) {
 			return &LeasedError{Until: l.Until}
 		}
@@ -149,9 +235,12 @@ func (s *Service) acquire(ctx context.Context, key string) (*pass, *Record, erro
 
 // release gives the lease up; a failure only means others wait for it to lapse.
 func (s *pass) release() {
+	if s.released {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _, err := s.store.Update(ctx, s.key, func(r *Record) error {
+	_, err := s.update(ctx, func(r *Record) error {
 		if !s.holds(r) {
 			return errNoChange
 		}
@@ -304,7 +393,7 @@ func newAttempt() string {
 // this worker still holds the lease.
 func (s *pass) intent(ctx context.Context, key, name string, want func(r *Record) bool) (*Record, *Step, error) {
 	st := &Step{Name: name, Attempt: newAttempt(), Owner: s.cfg.Owner, Started: s.cfg.Now().UTC()}
-	r, _, err := s.store.Update(ctx, key, func(r *Record) error {
+	r, err := s.updateKey(ctx, key, func(r *Record) error {
 		if !s.holds(r) {
 			return &LeasedError{Until: s.cfg.Now()}
 		}
@@ -324,7 +413,7 @@ func (s *pass) intent(ctx context.Context, key, name string, want func(r *Record
 
 // result writes the outcome of st with apply and clears the step.
 func (s *pass) result(ctx context.Context, key string, st *Step, apply func(r *Record)) (*Record, error) {
-	r, _, err := s.store.Update(ctx, key, func(r *Record) error {
+	r, err := s.updateKey(ctx, key, func(r *Record) error {
 		if r.Step == nil || r.Step.Attempt != st.Attempt {
 			return fmt.Errorf("step %s attempt %s was taken over", st.Name, st.Attempt)
 		}
@@ -345,7 +434,7 @@ func (s *pass) result(ctx context.Context, key string, st *Step, apply func(r *R
 // local is a step with no provider call: one CAS write.
 func local(name string, apply func(r *Record)) namedStep {
 	return namedStep{name, func(s *pass, ctx context.Context, r *Record) (*Record, error) {
-		r, _, err := s.store.Update(ctx, r.Key, func(r *Record) error {
+		r, err := s.updateKey(ctx, r.Key, func(r *Record) error {
 			if !s.holds(r) || r.Step != nil {
 				return errStale
 			}
@@ -432,11 +521,11 @@ func (s *pass) create(ctx context.Context, r *Record) (*Record, error) {
 		kind := notify.Welcome
 		switch {
 		case old.ResetPending:
-			kind = notify.CredentialsReset // VPNKI: an operator replaced the tunnel
+			kind = notify.CredentialsReset // a provider without password change: an operator replaced the account
 		case old.Exists:
 			r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditPlanChanged, r.Key, r.Actual.Generation), Kind: events.AuditPlanChanged})
 		case old.Generation > 0:
-			kind = notify.Resumed // VPNKI: a new tunnel after a suspension or expiry
+			kind = notify.Resumed // a provider without suspend: a new account after a suspension or expiry
 		}
 		// Credentials of an older generation are void: do not send them.
 		r.Mail = slices.DeleteFunc(r.Mail, func(m PendingEmail) bool { return m.Gen > 0 })
@@ -503,7 +592,7 @@ func (s *pass) adopt(ctx context.Context, r *Record) (*Record, error) {
 		}
 		s.log.Info("orphan of an uncertain create deleted", zap.String("account", r.Key), zap.String("username", t.Username))
 	}
-	r, _, err = s.store.Update(ctx, r.Key, func(r *Record) error {
+	r, err = s.updateKey(ctx, r.Key, func(r *Record) error {
 		if r.Adopt == nil || r.Adopt.Attempt != attempt.Attempt {
 			return errStale
 		}
@@ -590,7 +679,7 @@ func remove(final bool) namedStep {
 						r.audit(events.Audit{ID: fmt.Sprintf("%s:%s:%d", events.AuditDeleted, r.Key, r.Actual.Generation), Kind: events.AuditDeleted})
 						return
 					}
-					if r.Desired.Status == StatusActive { // VPNKI: the paid time ran out
+					if r.Desired.Status == StatusActive { // a provider that keeps no expiry: the paid time ran out
 						s.owe(r, PendingEmail{ID: fmt.Sprintf("%s.expired.%d", notify.Suspended, r.Actual.Generation), Kind: notify.Suspended})
 					} else {
 						s.owe(r, transitionEmail(r, false))
@@ -679,16 +768,17 @@ func email(m PendingEmail) namedStep {
 }
 
 func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
+	caps := s.caps(r) // how the account's customers connect
+	seat := max(r.Desired.Seat, 1)
 	d := notify.Data{
 		To: r.Desired.Email, CustomerName: r.Desired.CustomerName, PlanName: r.Desired.Plan.Name,
-		Provider: r.Actual.Provider, Username: r.Actual.Username, Server: r.Actual.Server,
-		PaidThrough: r.Desired.PaidThrough, DeleteAt: r.Desired.DeleteAt,
+		Username: r.Actual.Username, Server: r.Actual.Server, App: caps.App, Protocols: caps.Protocols,
+		NewCredentials: m.Gen > 0, PaidThrough: r.Desired.PaidThrough, DeleteAt: r.Desired.DeleteAt,
 		AmountDue: m.AmountDue, InvoiceURL: m.InvoiceURL,
-		Seat: max(r.Desired.Seat, 1), Seats: r.Desired.SeatCount,
+		// A seat's credentials owed before the quantity went below it
+		// still name it among the seats.
+		Seat: seat, Seats: max(r.Desired.SeatCount, seat),
 		MessageID: fmt.Sprintf("<%s.%s@%s>", m.ID, r.Key, s.cfg.MailDomain),
-	}
-	if d.Provider == "" {
-		d.Provider = r.Desired.Plan.Provider
 	}
 	if !m.At.IsZero() {
 		d.PaidThrough = m.At
@@ -748,17 +838,25 @@ func (s *Service) flush(ctx context.Context, key string, r *Record) error {
 	if r == nil || len(r.Outbox) == 0 {
 		return nil
 	}
-	var done []string
-	var errs []error
-	for _, a := range r.Outbox {
-		if err := events.PublishAudit(ctx, s.js, a); err != nil {
-			errs = append(errs, err)
-			break
-		}
-		done = append(done, a.ID)
+	return s.publishOutbox(ctx, key, r.Outbox, snapshot{})
+}
+
+// flushFrom is flush of the record as read (a snapshot), written from it.
+func (s *Service) flushFrom(ctx context.Context, key string, read snapshot) error {
+	r, err := DecodeRecord(read.data)
+	if err != nil {
+		return err
 	}
+	return s.publishOutbox(ctx, key, r.Outbox, read)
+}
+
+// publishOutbox publishes outbox, then removes what was published from the
+// record, writing from the snapshot from.
+func (s *Service) publishOutbox(ctx context.Context, key string, outbox []events.Audit, from snapshot) error {
+	done, pubErr := events.PublishAudits(ctx, s.js, outbox)
+	errs := []error{pubErr}
 	if len(done) > 0 {
-		_, _, err := s.store.Update(ctx, key, func(r *Record) error {
+		_, _, err := s.store.updateFrom(ctx, key, from, func(r *Record) error {
 			n := len(r.Outbox)
 			r.Outbox = slices.DeleteFunc(r.Outbox, func(a events.Audit) bool { return slices.Contains(done, a.ID) })
 			if len(r.Outbox) == n {

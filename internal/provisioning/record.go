@@ -179,9 +179,9 @@ func (a *RetiredAccount) UnmarshalJSON(b []byte) error {
 // Actual is what exists at the provider, as far as vpnbill has seen.
 type Actual struct {
 	Provider string `json:"provider,omitempty"`
-	Username string `json:"username,omitempty"` // PureVPN username or VPNKI tunnel
-	Login    string `json:"login,omitempty"`    // VPNKI login, when it differs from the tunnel name
-	Server   string `json:"server,omitempty"`   // VPNKI address
+	Username string `json:"username,omitempty"` // the account's username or tunnel name
+	Login    string `json:"login,omitempty"`    // the login, when it differs from Username
+	Server   string `json:"server,omitempty"`   // the address to connect to, where the provider gives one
 	// Password, sealed with the record key; kept until the email that
 	// carries it is confirmed sent, then cleared.
 	Password []byte    `json:"password,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,38 +21,80 @@ var ErrNotFound = errors.New("account record not found")
 var errConflict = errors.New("account record changed concurrently")
 
 // Store keeps account records in a KV bucket, every write a compare-and-swap.
-type Store struct{ kv jetstream.KeyValue }
+type Store struct {
+	kv jetstream.KeyValue
+	// noted: index entries (key → value) this Store wrote, which it need
+	// not write again: an index entry's value never changes and none is
+	// ever deleted. Bounded: it is emptied when full.
+	mu    sync.Mutex
+	noted map[string]string
+}
 
 // NewStore returns a Store over bucket kv (events.BucketAccounts).
-func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
+func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv, noted: map[string]string{}} }
+
+// maxNoted bounds Store.noted.
+const maxNoted = 100_000
+
+// note writes index entry key = value unless this Store already did.
+func (s *Store) note(ctx context.Context, key, value string) error {
+	s.mu.Lock()
+	done := s.noted[key] == value
+	s.mu.Unlock()
+	if done {
+		return nil
+	}
+	if _, err := s.kv.Put(ctx, key, []byte(value)); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if len(s.noted) >= maxNoted {
+		clear(s.noted)
+	}
+	s.noted[key] = value
+	s.mu.Unlock()
+	return nil
+}
 
 var validKey = regexp.MustCompile(`^[A-Za-z0-9_-]{1,200}$`)
 
 // Get returns the record under key and its revision.
 func (s *Store) Get(ctx context.Context, key string) (*Record, uint64, error) {
+	r, snap, err := s.get(ctx, key)
+	return r, snap.rev, err
+}
+
+// snapshot is a record as stored at a revision: what a writer last read
+// or wrote, to start its next write from without reading it again.
+type snapshot struct {
+	data []byte
+	rev  uint64 // 0: none
+}
+
+func (s *Store) get(ctx context.Context, key string) (*Record, snapshot, error) {
 	if !validKey.MatchString(key) {
-		return nil, 0, fmt.Errorf("record key %q is not a Stripe id", key)
+		return nil, snapshot{}, fmt.Errorf("record key %q is not a Stripe id", key)
 	}
 	e, err := s.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, ErrNotFound
+		return nil, snapshot{}, ErrNotFound
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("get record %s: %w", key, err)
+		return nil, snapshot{}, fmt.Errorf("get record %s: %w", key, err)
 	}
 	r, err := DecodeRecord(e.Value())
 	if err != nil {
-		return nil, 0, fmt.Errorf("decode record %s: %w", key, err)
+		return nil, snapshot{}, fmt.Errorf("decode record %s: %w", key, err)
 	}
-	return r, e.Revision(), nil
+	return r, snapshot{data: e.Value(), rev: e.Revision()}, nil
 }
 
 // put writes r if the stored revision is still rev (0: r must be new).
-func (s *Store) put(ctx context.Context, r *Record, rev uint64) (uint64, error) {
+func (s *Store) put(ctx context.Context, r *Record, rev uint64) (snapshot, error) {
 	r.Format = FormatVersion
 	data, err := json.Marshal(r)
 	if err != nil {
-		return 0, fmt.Errorf("encode record %s: %w", r.Key, err)
+		return snapshot{}, fmt.Errorf("encode record %s: %w", r.Key, err)
 	}
 	if rev == 0 {
 		rev, err = s.kv.Create(ctx, r.Key, data)
@@ -59,12 +102,12 @@ func (s *Store) put(ctx context.Context, r *Record, rev uint64) (uint64, error) 
 		rev, err = s.kv.Update(ctx, r.Key, data, rev)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) || isWrongSequence(err) {
-		return 0, errConflict
+		return snapshot{}, errConflict
 	}
 	if err != nil {
-		return 0, fmt.Errorf("write record %s: %w", r.Key, err)
+		return snapshot{}, fmt.Errorf("write record %s: %w", r.Key, err)
 	}
-	return rev, nil
+	return snapshot{data: data, rev: rev}, nil
 }
 
 // isWrongSequence reports a compare-and-swap conflict: a single server
@@ -80,27 +123,49 @@ func isWrongSequence(err error) bool {
 // conflict. fn must be a pure function of the record it is given. If fn
 // returns errNoChange nothing is written. It returns the record as stored.
 func (s *Store) Update(ctx context.Context, key string, fn func(r *Record) error) (*Record, uint64, error) {
+	r, snap, err := s.updateFrom(ctx, key, snapshot{}, fn)
+	return r, snap.rev, err
+}
+
+// updateFrom is Update starting from the record as it was at from (one the
+// caller read or wrote): fn is applied to it, and the result written if
+// the record is still at that revision, which saves a read. In every other
+// case — the record changed since, fn refused it (errNoChange included),
+// or there is no snapshot — it is Update. Either way the result is fn
+// applied to the record as stored, written with compare-and-swap.
+func (s *Store) updateFrom(ctx context.Context, key string, from snapshot, fn func(r *Record) error) (*Record, snapshot, error) {
+	if from.rev > 0 {
+		if r, err := DecodeRecord(from.data); err == nil && r.Key == key && fn(r) == nil {
+			snap, err := s.put(ctx, r, from.rev)
+			if err == nil {
+				return r, snap, nil
+			}
+			if !errors.Is(err, errConflict) {
+				return nil, snapshot{}, err
+			}
+		}
+	}
 	for attempt := 0; ; attempt++ {
-		r, rev, err := s.Get(ctx, key)
+		r, snap, err := s.get(ctx, key)
 		if errors.Is(err, ErrNotFound) {
-			r, rev, err = &Record{Key: key, Created: time.Now().UTC()}, 0, nil
+			r, snap, err = &Record{Key: key, Created: time.Now().UTC()}, snapshot{}, nil
 		}
 		if err != nil {
-			return nil, 0, err
+			return nil, snapshot{}, err
 		}
 		if err := fn(r); errors.Is(err, errNoChange) {
-			return r, rev, nil
+			return r, snap, nil
 		} else if err != nil {
-			return nil, 0, err
+			return nil, snapshot{}, err
 		}
-		newRev, err := s.put(ctx, r, rev)
+		written, err := s.put(ctx, r, snap.rev)
 		if errors.Is(err, errConflict) && attempt < 50 {
 			continue
 		}
 		if err != nil {
-			return nil, 0, err
+			return nil, snapshot{}, err
 		}
-		return r, newRev, nil
+		return r, written, nil
 	}
 }
 
@@ -125,8 +190,7 @@ func (s *Store) index(ctx context.Context, id, key string) error {
 	if id == "" || !validKey.MatchString(id) {
 		return nil
 	}
-	_, err := s.kv.Put(ctx, "idx."+id, []byte(key))
-	return err
+	return s.note(ctx, "idx."+id, key)
 }
 
 // lookup returns the record key Stripe object id was indexed under, or "".
@@ -153,8 +217,7 @@ func (s *Store) indexCustomer(ctx context.Context, customer, key string) error {
 	if customer == "" || !validKey.MatchString(customer) || !validKey.MatchString(key) {
 		return nil
 	}
-	_, err := s.kv.Put(ctx, customerKey(customer, key), []byte(key))
-	return err
+	return s.note(ctx, customerKey(customer, key), key)
 }
 
 // customerRecords lists the record keys of customer.
