@@ -176,6 +176,8 @@ type lifecycle struct {
 	// wantToNewAddress: the kinds of those emails that go to the address
 	// the customer changed to (newAddress).
 	wantToNewAddress []string
+	// wantAt, if set: the accounts at each provider at the end.
+	wantAt map[string]int
 }
 
 func month(t0 time.Time, n int) time.Time { return t0.AddDate(0, n, 0) }
@@ -247,6 +249,10 @@ func lifecycles(provider, std, other string) []lifecycle {
 	planChangeEmails := []string{"welcome", "welcome"} // PureVPN: new credentials for the new package
 	if vpnki {
 		planChangeEmails = []string{"welcome"} // VPNKI: nothing changes at the provider
+	}
+	across := "tun" // a plan of the other provider
+	if vpnki {
+		across = "std"
 	}
 	return []lifecycle{
 		{
@@ -492,6 +498,20 @@ func lifecycles(provider, std, other string) []lifecycle {
 			wantAccounts: 1, wantEnabled: true, wantEmails: planChangeEmails, wantCreates: pick(2, 1),
 		},
 		{
+			// An account at the new provider, its credentials emailed, then
+			// the old account deleted at the old provider.
+			name: "plan change to the other provider",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(7 * 24 * time.Hour)
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{subState(r, at, "active", across, false, month(t0, 1))}},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome", "welcome"}, wantCreates: 2,
+			wantAt: map[string]int{"purevpn": pick(0, 1), "vpnki": pick(1, 0)},
+		},
+		{
 			name: "one-off order expires",
 			phases: func(r *run, t0 time.Time) []phase {
 				p := plan(std)
@@ -622,17 +642,15 @@ type outcome struct {
 func (r *run) outcome(t *testing.T, provider string) outcome {
 	t.Helper()
 	var o outcome
-	if provider == "purevpn" {
-		for _, a := range r.pure.Accounts() {
-			o.accounts = append(o.accounts, fmt.Sprintf("%s enabled=%v expiry=%s", a.PackageType, a.Enabled, a.Expiry.Format(time.DateOnly)))
-		}
-		o.creates = r.pure.Calls("create")
-	} else {
-		for range r.tunnels.Tunnels() {
-			o.accounts = append(o.accounts, "tunnel")
-		}
-		o.creates = r.tunnels.Calls("add_tunnel")
+	// Both providers: a plan change may move the service from one to the
+	// other (a lifecycle of one provider leaves the other empty).
+	for _, a := range r.pure.Accounts() {
+		o.accounts = append(o.accounts, fmt.Sprintf("%s enabled=%v expiry=%s", a.PackageType, a.Enabled, a.Expiry.Format(time.DateOnly)))
 	}
+	for range r.tunnels.Tunnels() {
+		o.accounts = append(o.accounts, "tunnel")
+	}
+	o.creates = r.pure.Calls("create") + r.tunnels.Calls("add_tunnel")
 	slices.Sort(o.accounts)
 	for _, m := range r.w.mail.Messages() {
 		if len(m.To) != 1 || (m.To[0] != r.email && m.To[0] != newAddress(r)) {
@@ -730,7 +748,7 @@ func checkLifecycle(t *testing.T, provider string, lc lifecycle, o outcome) {
 		t.Errorf("accounts at %s = %v, want %d", provider, o.accounts, lc.wantAccounts)
 	}
 	for _, a := range o.accounts {
-		if provider == "purevpn" && lc.wantEnabled && !strings.Contains(a, "enabled=true") {
+		if lc.wantEnabled && strings.Contains(a, "enabled=") && !strings.Contains(a, "enabled=true") {
 			t.Errorf("account = %s, want every account enabled", a)
 		}
 	}
@@ -750,6 +768,17 @@ func checkLifecycle(t *testing.T, provider string, lc lifecycle, o outcome) {
 	slices.Sort(want)
 	if !slices.Equal(kinds, want) {
 		t.Errorf("emails = %v, want kinds %v", o.emails, want)
+	}
+	for prov, n := range lc.wantAt {
+		at := 0
+		for _, a := range o.accounts {
+			if (a == "tunnel") == (prov == "vpnki") {
+				at++
+			}
+		}
+		if at != n {
+			t.Errorf("accounts at %s = %d, want %d (%v)", prov, at, n, o.accounts)
+		}
 	}
 	if o.creates != lc.wantCreates {
 		t.Errorf("creates at %s = %d, want %d", provider, o.creates, lc.wantCreates)
