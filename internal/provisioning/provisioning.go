@@ -102,6 +102,12 @@ type Config struct {
 	// disabled, before it is deleted. Zero deletes at once. Default (nil)
 	// 720h (30 days).
 	DeleteAfter *time.Duration
+	// Livemode, if set, is the Stripe mode served (true live, false
+	// test): Apply skips a fact of the other mode (audited, never
+	// provisioned). The worker checks the mode before it translates an
+	// event; this is the service's own guard behind it. Nil: facts of
+	// either mode are applied.
+	Livemode *bool
 	// AdoptAfter is how long after an uncertain VPNKI create the tunnel list
 	// is read to adopt what it made. Default 30s.
 	AdoptAfter time.Duration
@@ -184,6 +190,9 @@ func (e *LeasedError) Is(target error) bool { return target == ErrLeased }
 // idempotent: applying the same fact again changes nothing and finishes
 // whatever a crashed attempt left undone.
 func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
+	if l := s.cfg.Livemode; l != nil && f.Livemode != *l {
+		return s.Skipped(ctx, f, fmt.Sprintf("a %s-mode event: this deployment serves %s mode", ModeName(f.Livemode), ModeName(*l)))
+	}
 	if f.Key == "" && (f.Kind == billing.CustomerChanged || f.Kind == billing.CustomerDeleted) {
 		return s.applyToCustomer(ctx, f)
 	}

@@ -142,7 +142,10 @@ func (w *world) newService(t *testing.T, r *run, owner string) *provisioning.Ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	return provisioning.New(provisioning.Config{Owner: owner, Now: r.clock.Now, GracePeriod: new(grace), DeleteAfter: new(deleteAfter)},
+	// The runs serve test mode, as a deployment whose events are test-mode
+	// ones does; a live-mode fact is of the other mode.
+	return provisioning.New(provisioning.Config{Owner: owner, Now: r.clock.Now, GracePeriod: new(grace), DeleteAfter: new(deleteAfter),
+		Livemode: new(false)},
 		w.store, w.jsc, map[providers.Name]provisioning.Provider{
 			providers.PureVPN: worker.PureVPN{Client: pc, Now: r.clock.Now},
 			providers.VPNKI:   worker.VPNKI{Client: vc},
@@ -593,6 +596,22 @@ func lifecycles(provider, std, other string) []lifecycle {
 				}
 			},
 			wantAccounts: 2, wantEnabled: true, wantEmails: []string{"welcome", "welcome", "welcome", "seat_removed"}, wantCreates: 3,
+		},
+		{
+			// Facts of the other mode (live, while test mode is served)
+			// never reach the provider or the customer: a refund and a
+			// cancellation that would otherwise end the service.
+			name: "an event of the other mode",
+			phases: func(r *run, t0 time.Time) []phase {
+				at := t0.Add(48 * time.Hour)
+				live := func(f billing.Fact) billing.Fact { f.Livemode = true; return f }
+				return []phase{
+					{t0, purchase(r, t0, std)},
+					{at, []billing.Fact{live(refund(r, at, 1, 999, true)), live(r.fact(billing.Canceled, at.Add(time.Second), nil))}},
+					{at.Add(deleteAfter + time.Hour), nil},
+				}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome"}, wantCreates: 1,
 		},
 		{
 			// Later emails go to the customer's new address (see outcome).

@@ -146,7 +146,11 @@ func newParts(cfg Config, log *zap.Logger) (*parts, error) {
 }
 
 func (p *parts) service(cfg Config, js jetstream.JetStream, accounts jetstream.KeyValue, log *zap.Logger) *provisioning.Service {
-	return provisioning.New(cfg.Provisioning, provisioning.NewStore(accounts), js, p.providers, p.mailer, p.sealer, log.Named("provisioning"))
+	pc := cfg.Provisioning
+	if pc.Livemode == nil {
+		pc.Livemode = cfg.Livemode // the service's own guard, behind the worker's check
+	}
+	return provisioning.New(pc, provisioning.NewStore(accounts), js, p.providers, p.mailer, p.sealer, log.Named("provisioning"))
 }
 
 // NewProviders builds the provider adapters of the configured clients (a
