@@ -203,8 +203,8 @@ func (b *bench) durabilityCost(r *results) []perf.Figure {
 // report is the run's report.
 func (b *bench) report(started time.Time, r *results) perf.Report {
 	c := b.cfg
-	settings := fmt.Sprintf("`vpnbench %s` (ingest: %s of one %s window per process and mode, %d connections, %s warm-up; JetStream: %s of %s per kind of publish; end to end: %d orders; latency: %d orders/s for %s; provider latency: %d × C orders; peak RSS: %d events; LOG_LEVEL=%s; orders buy plan %s)",
-		strings.Join(c.Args, " "), count(c.Rounds, "round"), c.Window, c.Connections, c.Warmup, count(c.Rounds, "round"), c.JSDuration, c.Orders, c.LatencyRate, c.LatencyDuration, c.ProviderRounds, c.RSSEvents, c.LogLevel, c.Plan)
+	settings := fmt.Sprintf("`%s` (ingest: %s of one %s window per process and mode, %d connections, %s warm-up; JetStream: %s of %s per kind of publish; end to end: %d orders; latency: %d orders/s for %s; provider latency: %d × C orders; peak RSS: %d events; LOG_LEVEL=%s; orders buy plan %s)",
+		commandLine(c.Args), count(c.Rounds, "round"), c.Window, c.Connections, c.Warmup, count(c.Rounds, "round"), c.JSDuration, c.Orders, c.LatencyRate, c.LatencyDuration, c.ProviderRounds, c.RSSEvents, c.LogLevel, c.Plan)
 	if c.Smoke {
 		settings += ". **A smoke run: tiny counts; it shows that every figure is produced, not how fast anything is.**"
 	}
@@ -233,4 +233,23 @@ func (b *bench) report(started time.Time, r *results) perf.Report {
 		Figures:  b.figures(r),
 		Notes:    notes,
 	}
+}
+
+// commandLine is the run's arguments as the report shows them: each -note
+// is in the notes, so its text is elided here.
+func commandLine(args []string) string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-note" || a == "--note":
+			out = append(out, a, "…")
+			i++
+		case strings.HasPrefix(a, "-note=") || strings.HasPrefix(a, "--note="):
+			out = append(out, a[:strings.Index(a, "=")], "…")
+		default:
+			out = append(out, a)
+		}
+	}
+	return strings.Join(append([]string{"vpnbench"}, out...), " ")
 }

@@ -89,3 +89,11 @@ func TestFigures(t *testing.T) {
 		}
 	}
 }
+
+func TestCommandLineElidesNotes(t *testing.T) {
+	t.Parallel()
+	got := commandLine([]string{"-out", "docs/performance.md", "-note", "a long note", "-note=another", "-smoke"})
+	if want := "vpnbench -out docs/performance.md -note … -note … -smoke"; got != want {
+		t.Errorf("commandLine = %q, want %q", got, want)
+	}
+}
