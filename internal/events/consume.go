@@ -25,6 +25,9 @@ import (
 //     consumer stops pulling for Config.PauseFor: the fault is not the
 //     message's, so the queue must not be burned through. From delivery
 //     MaxDeliver on, the message is dead-lettered as well.
+//   - an error wrapping a *RetryError of Busy: NakWithDelay with its delay,
+//     however many deliveries it took (the work waits on other work in
+//     progress, which ends by itself).
 //   - any other error: NakWithDelay with a delay growing with the delivery
 //     count (or the *RetryError's own delay), until delivery MaxDeliver,
 //     when it is dead-lettered like a permanent error.
@@ -62,6 +65,10 @@ func Systemic(err error) error { return &SystemicError{Err: err} }
 type RetryError struct {
 	Err   error
 	After time.Duration
+	// Busy: the message's work is held up by other work in progress (its
+	// record is being driven), not failing: it is redelivered however
+	// many times it was, never dead-lettered for it.
+	Busy bool
 }
 
 func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.After, e.Err) }
@@ -69,6 +76,12 @@ func (e *RetryError) Unwrap() error { return e.Err }
 
 // RetryAfter asks for redelivery after d.
 func RetryAfter(err error, d time.Duration) error { return &RetryError{Err: err, After: d} }
+
+// Busy asks for redelivery after d of a message whose work waits on other
+// work in progress, which ends by itself (a record's lease lapses): unlike
+// RetryAfter, the deliveries it costs never count toward a dead letter, and
+// the handler's slot is free meanwhile.
+func Busy(err error, d time.Duration) error { return &RetryError{Err: err, After: d, Busy: true} }
 
 // ConsumerConfig configures a consume loop.
 type ConsumerConfig struct {
@@ -415,6 +428,10 @@ func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, err error) (ou
 		return "paused", err
 	case errors.As(err, &perm):
 		return c.deadLetter(ctx, msg, log, err), nil
+	case errors.As(err, &retry) && retry.Busy:
+		log.Debug("busy; retrying later", zap.Duration("after", retry.After), zap.Error(err))
+		_ = msg.NakWithDelay(retry.After)
+		return "retry", nil
 	case delivered >= uint64(c.cfg.MaxDeliver):
 		return c.deadLetter(ctx, msg, log, fmt.Errorf("gave up after %d deliveries: %w", delivered, err)), nil
 	case errors.As(err, &retry):

@@ -225,6 +225,32 @@ func TestConsumerRetryAfter(t *testing.T) {
 	}
 }
 
+// A message whose work waits on other work in progress (Busy) comes back
+// however many deliveries it takes, past MaxDeliver, never dead-lettered.
+func TestConsumerBusyIsNeverDeadLettered(t *testing.T) {
+	t.Parallel()
+	cb := setupConsumer(t)
+	const busyFor = 2 * testMaxDeliver
+	var calls atomic.Int32
+	stop := cb.run(t, func(ctx context.Context, msg jetstream.Msg) error {
+		if calls.Add(1) <= busyFor {
+			return events.Busy(errors.New("record busy"), 20*time.Millisecond)
+		}
+		return nil
+	}, cb.config(t))
+	seq := cb.publish(t, "evt_busy")
+	var want []settled
+	for range busyFor {
+		want = append(want, settled{"evt_busy", "retry"})
+	}
+	cb.expect(t, append(want, settled{"evt_busy", "ack"})...)
+	cb.assertAllAcked(t, seq)
+	stop()
+	if n := calls.Load(); n != busyFor+1 {
+		t.Errorf("handler called %d times, want %d", n, busyFor+1)
+	}
+}
+
 func TestConsumerPermanentIsDeadLettered(t *testing.T) {
 	t.Parallel()
 	cb := setupConsumer(t)

@@ -2,7 +2,9 @@ package provisioning
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"time"
 )
 
 // keyLocks serializes, within one process, the handlers of one record: a
@@ -22,6 +24,12 @@ type keyLock struct {
 
 // lock waits for key's lock or for ctx to end. The returned func unlocks.
 func (k *keyLocks) lock(ctx context.Context, key string) (func(), error) {
+	return k.lockWithin(ctx, key, -1)
+}
+
+// lockWithin is lock waiting at most d (negative: as long as ctx lets it);
+// a lock still held then is ErrBusy.
+func (k *keyLocks) lockWithin(ctx context.Context, key string, d time.Duration) (func(), error) {
 	k.mu.Lock()
 	if k.locks == nil {
 		k.locks = map[string]*keyLock{}
@@ -34,12 +42,21 @@ func (k *keyLocks) lock(ctx context.Context, key string) (func(), error) {
 	l.refs++
 	k.mu.Unlock()
 
+	var timeout <-chan time.Time
+	if d >= 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
 	case l.sem <- struct{}{}:
 		return func() { <-l.sem; k.done(key, l) }, nil
 	case <-ctx.Done():
 		k.done(key, l)
 		return nil, ctx.Err()
+	case <-timeout:
+		k.done(key, l)
+		return nil, fmt.Errorf("%w: %s", ErrBusy, key)
 	}
 }
 

@@ -85,6 +85,11 @@ type Config struct {
 	Owner string
 	// LeaseFor is how long a worker may drive a record without writing. Default 2m.
 	LeaseFor time.Duration
+	// LockWait is how long Reconcile waits for another handler of this
+	// process driving the same record (a provider call of it in flight)
+	// before it gives up with ErrBusy, so that the waiting handler is not
+	// held for a whole provider call. Default 50ms.
+	LockWait time.Duration
 	// MailDomain is the right-hand side of Message-IDs. Default "vpnbill".
 	MailDomain string
 	// Failpoint, if set, is called at every step boundary with its name
@@ -125,6 +130,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.LeaseFor <= 0 {
 		c.LeaseFor = 2 * time.Minute
+	}
+	if c.LockWait <= 0 {
+		c.LockWait = 50 * time.Millisecond
 	}
 	if c.MailDomain == "" {
 		c.MailDomain = "vpnbill"
@@ -176,6 +184,11 @@ var (
 	ErrLeased = errors.New("record leased by another worker")
 	// ErrNoProvider: a plan names a provider that is not configured.
 	ErrNoProvider = errors.New("provider not configured")
+	// ErrBusy: another handler of this process drives the record now and
+	// did not finish within Config.LockWait; what the fact changed is
+	// stored, and that handler may drive it: retry soon, without holding a
+	// handler meanwhile.
+	ErrBusy = errors.New("record busy in this process")
 )
 
 // LeasedError says when the other worker's lease lapses.

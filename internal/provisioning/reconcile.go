@@ -45,7 +45,7 @@ func (s *Service) reconcileFrom(ctx context.Context, key string, from snapshot) 
 		// provider should hold): publish its audits, no lease needed.
 		return s.flushFrom(ctx, key, read)
 	}
-	unlock, err := s.locks.lock(ctx, key)
+	unlock, err := s.locks.lockWithin(ctx, key, s.cfg.LockWait)
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,8 @@ func (cr *concurrentRun) handle(rng *rand.Rand, st *contention, what string, fn 
 		switch {
 		case err == nil:
 			return nil
-		case errors.As(err, &leased) && errors.Is(err, provisioning.ErrLeased):
+		case errors.As(err, &leased) && errors.Is(err, provisioning.ErrLeased),
+			errors.Is(err, provisioning.ErrBusy): // the worker redelivers both (events.Busy)
 			st.leased.Add(1)
 		case errors.Is(err, provisioning.ErrUnknownAccount):
 			st.unknown.Add(1)

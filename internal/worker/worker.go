@@ -249,8 +249,14 @@ func classify(err error) error {
 		return nil
 	case errors.As(err, &leased):
 		// A lease holder usually finishes in milliseconds and then
-		// releases; a crashed one's lease lapses. Look again soon either way.
-		return events.RetryAfter(err, min(max(time.Until(leased.Until), 250*time.Millisecond), time.Second))
+		// releases; a crashed one's lease lapses. Look again soon either
+		// way, without holding a handler, and however long it takes: the
+		// wait ends by itself, so it never makes a dead letter.
+		return events.Busy(err, min(max(time.Until(leased.Until), 250*time.Millisecond), time.Second))
+	case errors.Is(err, provisioning.ErrBusy):
+		// Another handler here drives the record (a provider call in
+		// flight): what this event changed is stored; look again soon.
+		return events.Busy(err, 200*time.Millisecond)
 	case errors.Is(err, notify.ErrPermanent), errors.Is(err, provisioning.ErrNoProvider):
 		return events.Permanent(err)
 	case errors.As(err, &pe):
