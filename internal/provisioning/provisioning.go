@@ -88,7 +88,7 @@ type Config struct {
 	// LockWait is how long Reconcile waits for another handler of this
 	// process driving the same record (a provider call of it in flight)
 	// before it gives up with ErrBusy, so that the waiting handler is not
-	// held for a whole provider call. Default 50ms.
+	// held for a whole provider call. Default 10ms.
 	LockWait time.Duration
 	// MailDomain is the right-hand side of Message-IDs. Default "vpnbill".
 	MailDomain string
@@ -132,7 +132,7 @@ func (c Config) WithDefaults() Config {
 		c.LeaseFor = 2 * time.Minute
 	}
 	if c.LockWait <= 0 {
-		c.LockWait = 50 * time.Millisecond
+		c.LockWait = 10 * time.Millisecond
 	}
 	if c.MailDomain == "" {
 		c.MailDomain = "vpnbill"
