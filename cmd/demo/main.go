@@ -42,6 +42,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/providers/registry"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki/vpnkisim"
+	"github.com/vpnbill/vpnbill/internal/version"
 	"github.com/vpnbill/vpnbill/internal/worker"
 )
 
@@ -77,6 +78,7 @@ type options struct {
 	addr    string
 	once    bool
 	verbose bool
+	version bool
 }
 
 // lockedWriter lets the mail catcher's goroutine and the main one print.
@@ -99,8 +101,13 @@ func run(ctx context.Context, args []string, w io.Writer) error {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "webhook listen `address` (loopback)")
 	fs.BoolVar(&o.once, "once", false, "exit after the sample checkout: 0 if it completed, 1 if not")
 	fs.BoolVar(&o.verbose, "v", false, "log at debug level")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.version {
+		fmt.Fprintln(w, version.Get().Line("demo"))
+		return nil
 	}
 	if o.dataDir == "" {
 		dir, err := os.MkdirTemp("", "vpnbill-demo-")
