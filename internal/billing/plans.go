@@ -34,7 +34,26 @@ type Plan struct {
 	// TrialProvision (the default) provisions it at checkout; TrialWait
 	// waits for the first paid invoice.
 	Trial string `yaml:"trial"`
+	// Price, if set, is what the plan costs in Stripe: `vpnbillctl stripe
+	// setup --plans` creates each lookup key of StripePrices that Stripe
+	// lacks as a price of this amount. Optional; nothing else reads it (what
+	// a customer paid is what Stripe says).
+	Price *PlanPrice `yaml:"price"`
 }
+
+// PlanPrice is a plan's price in Stripe's terms.
+type PlanPrice struct {
+	// Amount in the currency's minor unit: 999 is 9.99 EUR. Required, at least 1.
+	Amount int64 `yaml:"amount"`
+	// Currency is a three-letter ISO 4217 code in lower case (eur, usd). Required.
+	Currency string `yaml:"currency"`
+	// OneOff makes it a one-time price (a Checkout in payment mode, the
+	// term PeriodDays). Default false: a subscription renewing every
+	// PeriodDays.
+	OneOff bool `yaml:"one_off"`
+}
+
+var currencyCode = regexp.MustCompile(`^[a-z]{3}$`)
 
 // The trial options of a plan.
 const (
@@ -174,6 +193,14 @@ func NewCatalog(plans []Plan, checks ...PlanCheck) (*Catalog, error) {
 		case TrialProvision, TrialWait:
 		default:
 			errs = append(errs, fmt.Errorf("%s: trial must be provision or wait, not %q", where, p.Trial))
+		}
+		if pr := p.Price; pr != nil {
+			if pr.Amount < 1 {
+				errs = append(errs, fmt.Errorf("%s: price amount must be at least 1 (minor units: 999 is 9.99), not %d", where, pr.Amount))
+			}
+			if !currencyCode.MatchString(pr.Currency) {
+				errs = append(errs, fmt.Errorf("%s: price currency must be a lower-case ISO code (eur, usd), not %q", where, pr.Currency))
+			}
 		}
 		for _, price := range p.StripePrices {
 			if price == "" {
