@@ -16,6 +16,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/envconfig"
 	"github.com/vpnbill/vpnbill/internal/ops"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
+	"github.com/vpnbill/vpnbill/internal/version"
 )
 
 // Exit codes.
@@ -124,6 +125,9 @@ reconcile drift).`,
 		RunE:          groupRunE,
 	}
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print JSON instead of tables")
+	// --version: the line every vpnbill command prints (internal/version).
+	root.Version = version.Get().String()
+	root.SetVersionTemplate(version.Get().Line("vpnbillctl") + "\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(a.deadCmd(), a.reviewCmd(), a.accountsCmd(), a.resendCmd(), a.replayCmd(), a.usageCmd(), a.reportCmd(),
 		a.reconcileCmd(), a.stripeSyncCmd(), a.modeCmd())
