@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +95,12 @@ func Topology(t testing.TB, js jetstream.JetStream, cfg events.Config) *events.T
 	ctx, cancel := context.WithTimeout(context.Background(), setupWithin)
 	defer cancel()
 	topo, err := events.Setup(ctx, js, cfg)
+	// A cluster just started may not yet know all its peers: placing an R3
+	// stream then fails with "no suitable peers" for a moment.
+	for cfg.Replicas > 1 && err != nil && strings.Contains(err.Error(), "no suitable peers") && ctx.Err() == nil {
+		time.Sleep(100 * time.Millisecond)
+		topo, err = events.Setup(ctx, js, cfg)
+	}
 	if err != nil {
 		t.Fatalf("harness: events.Setup: %v", err)
 	}
