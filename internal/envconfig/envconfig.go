@@ -119,8 +119,9 @@ type Worker struct {
 // commands; the provider, SMTP, key and plans settings (the worker's
 // variables, same names) are needed by `resend` and `review resolve`, the
 // providers' by `reconcile`, VPNKI's by `usage`, the Stripe API key by
-// `stripe-sync`, which check for them when they run, and STRIPE_MODE with
-// the Stripe API key by `mode` (Livemode).
+// `stripe-sync` and `stripe setup`, which check for them when they run,
+// STRIPE_MODE with the Stripe API key by `mode` (Livemode); `doctor` reads
+// whichever are set, the webhook's secret too.
 type Ctl struct {
 	Common
 	// PlansFile: the YAML plan catalog. Optional.
@@ -139,8 +140,11 @@ type Ctl struct {
 	StripeAPIKey string `env:"STRIPE_API_KEY"`
 	// StripeAPIURL overrides Stripe's API address (tests, proxies). Default: Stripe's.
 	StripeAPIURL string `env:"STRIPE_API_URL"`
-	// StripeMode: as the worker's; read by `mode` only. Default auto.
+	// StripeMode: as the worker's; read by `mode` and `doctor`. Default auto.
 	StripeMode string `env:"STRIPE_MODE"`
+	// StripeWebhookSecret: the webhook's, whose format `doctor` checks
+	// (never prints). Optional.
+	StripeWebhookSecret string `env:"STRIPE_WEBHOOK_SECRET"`
 }
 
 // LoadCtl reads cmd/vpnbillctl's configuration from the environment.
