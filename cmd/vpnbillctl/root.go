@@ -130,7 +130,7 @@ reconcile drift).`,
 	root.SetVersionTemplate(version.Get().Line("vpnbillctl") + "\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(a.deadCmd(), a.reviewCmd(), a.accountsCmd(), a.resendCmd(), a.replayCmd(), a.usageCmd(), a.reportCmd(),
-		a.reconcileCmd(), a.stripeSyncCmd(), a.modeCmd(), a.stripeCmd())
+		a.reconcileCmd(), a.stripeSyncCmd(), a.modeCmd(), a.stripeCmd(), a.doctorCmd())
 	return root
 }
 
