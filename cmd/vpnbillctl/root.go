@@ -24,7 +24,7 @@ const (
 	exitOK       = 0 // done
 	exitError    = 1 // failed
 	exitUsage    = 2 // bad command line
-	exitProblems = 3 // done, and found problems (report mismatches, reconcile drift)
+	exitProblems = 3 // done, and found problems (report mismatches, reconcile drift, doctor's and stripe setup's attention)
 )
 
 // usageError is a bad command line.
@@ -113,12 +113,12 @@ func (a *app) connect() (*ops.Ops, error) {
 func (a *app) root() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "vpnbillctl",
-		Short: "Operate vpnbill: dead letters, reviews, accounts, replay, usage, the finance report, reconciliation, Stripe catch-up",
+		Short: "Operate vpnbill: dead letters, reviews, accounts, replay, usage, the finance report, reconciliation, Stripe catch-up and setup, the deployment's check",
 		Long: `vpnbillctl operates vpnbill over its NATS JetStream streams and account records.
 Configuration comes from the environment, with the worker's variable names (README.md).
 
 Exit codes: 0 done, 1 failed, 2 bad command line, 3 done and problems found (report mismatches,
-reconcile drift).`,
+reconcile drift, what doctor and stripe setup say needs attention).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.ArbitraryArgs, // groupRunE answers unknown commands: exit 2
