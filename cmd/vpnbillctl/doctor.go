@@ -80,7 +80,7 @@ skipped. Exit codes: 0 nothing needs attention, 3 something does, 1 doctor itsel
 			return nil
 		}}
 	c.Flags().StringSliceVar(&monitor, "nats-monitor", nil,
-		"NATS monitoring addresses (each node's `http:`, e.g. http://127.0.0.1:8222), comma-separated: read the JetStream sync setting there")
+		"NATS monitoring `URLs` (each node's http: setting, e.g. http://127.0.0.1:8222), comma-separated: the JetStream sync setting is read there")
 	c.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "bound on each check")
 	return c
 }
