@@ -126,6 +126,29 @@ func (p *Payment) link(f billing.Fact) {
 	}
 }
 
+// takesBack reports whether f is a charge fact: one about a payment the
+// record must already know (see paymentPending).
+func takesBack(f billing.Fact) bool {
+	switch f.Kind {
+	case billing.Refunded, billing.RefundReverted, billing.Disputed, billing.DisputeClosed:
+		return true
+	}
+	return false
+}
+
+// legacy reports whether d was bought before payments were kept: then a
+// refund or dispute ends it, as that release did.
+func legacy(d *Desired) bool { return d.Purchased && len(d.Payments) == 0 }
+
+// paymentPending reports whether charge fact f is about a payment r does
+// not know yet: the record was found through the payment's index, written
+// before the purchase that carries the payment is folded, so that purchase
+// is being applied now and f must wait for it (a retry), not be taken for
+// a refund of a record from before payments were kept.
+func paymentPending(r *Record, f billing.Fact) bool {
+	return takesBack(f) && r.Desired.paymentOf(f) == nil && !legacy(&r.Desired)
+}
+
 // takeBack folds a charge fact (a refund, a refund reverted, a dispute, a
 // dispute's end) into the payment it is about.
 //

@@ -233,6 +233,9 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 		if r.applied(f.EventID) {
 			return errNoChange
 		}
+		if paymentPending(r, f) {
+			return fmt.Errorf("%w: event %s: the payment of %s is not folded into it yet", ErrUnknownAccount, f.EventID, f.Key)
+		}
 		fold(r, f, s.policy())
 		return nil
 	})

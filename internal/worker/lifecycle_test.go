@@ -458,6 +458,16 @@ func lifecycles(provider, std, other string) []lifecycle {
 			wantAccounts: pick(1, 0), wantEmails: []string{"welcome", "suspended"}, wantCreates: 1,
 		},
 		{
+			// The refund may be handled while its purchase is: the
+			// record is found through the payment's index before the
+			// purchase is folded into it, and must wait for it.
+			name: "a partial refund arriving with its purchase",
+			phases: func(r *run, t0 time.Time) []phase {
+				return []phase{{t0, append(purchase(r, t0, std), refund(r, t0.Add(3*time.Second), 1, 400, false))}}
+			},
+			wantAccounts: 1, wantEnabled: true, wantEmails: []string{"welcome"}, wantCreates: 1,
+		},
+		{
 			name: "a partial refund",
 			phases: func(r *run, t0 time.Time) []phase {
 				at := t0.Add(48 * time.Hour)
