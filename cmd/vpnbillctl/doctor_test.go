@@ -364,3 +364,58 @@ func natsServer(t *testing.T, o *server.Options) *server.Server {
 func jetstreamMemoryStream(name string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{Name: name, Subjects: []string{"dead.>"}, Storage: jetstream.MemoryStorage}
 }
+
+// TestDoctorCluster checks the replicas of a 3-node cluster: all current,
+// then with one node down.
+func TestDoctorCluster(t *testing.T) {
+	t.Parallel()
+	c := harness.Cluster(t, 3)
+	_, js := harness.Connect(t, c, t.Name())
+	topo := harness.Topology(t, js, events.Config{Replicas: 3})
+	ctx := context.Background()
+	if _, err := topo.WorkerConsumer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := topo.TimerConsumer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d := &doctorBundle{bundle: &bundle{environ: []string{"NATS_URL=" + c.URLs(), "NATS_REPLICAS=3"}}}
+	natsChecks := allChecks[:10]
+	code, checks := d.doctor(t, nil)
+	for _, name := range natsChecks {
+		if ch := checks[name]; ch.Status != ops.CheckOK {
+			t.Errorf("%s: %+v, want ok", name, ch)
+		}
+	}
+	if code != exitOK || !strings.Contains(checks["nats"].Detail, "cluster vpnbill") || !strings.Contains(checks["stream STRIPE"].Detail, "R3") ||
+		!strings.Contains(checks["consumer worker on STRIPE"].Detail, "R3") {
+		t.Errorf("a healthy cluster: exit %d, %+v, %+v", code, checks["nats"], checks["stream STRIPE"])
+	}
+
+	if code, checks := d.doctor(t, nil, "NATS_REPLICAS=1"); code != exitProblems || checks["bucket ACCOUNTS"].Status != ops.CheckAttention {
+		t.Errorf("NATS_REPLICAS=1 beside R3 streams: exit %d, %+v", code, checks["bucket ACCOUNTS"])
+	}
+
+	// One node down: every stream and consumer has a replica that is not current.
+	down := c.Servers[2]
+	down.Shutdown()
+	down.WaitForShutdown()
+	live := "NATS_URL=" + c.Servers[0].ClientURL() + "," + c.Servers[1].ClientURL()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, checks := d.doctor(t, nil, live)
+		var notYet []string
+		for _, name := range natsChecks[2:] {
+			if ch := checks[name]; ch.Status != ops.CheckAttention || !strings.Contains(ch.Fix, down.Name()) {
+				notYet = append(notYet, fmt.Sprintf("%s: %+v", name, ch))
+			}
+		}
+		if code == exitProblems && len(notYet) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after %s stopped, doctor does not say so:\n%s", down.Name(), strings.Join(notYet, "\n"))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
