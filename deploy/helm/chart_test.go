@@ -47,10 +47,25 @@ type manifests struct {
 	raw string
 }
 
+// helmPath is the pinned helm (the tool block of go.mod), built once.
+var helmPath string
+
+func TestMain(m *testing.M) {
+	// `go tool -n helm` builds the tool into the build cache if needed and
+	// prints its path: one build, not one per parallel test.
+	out, err := exec.Command("go", "tool", "-n", "helm").Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "go tool -n helm:", err)
+		os.Exit(1)
+	}
+	helmPath = strings.TrimSpace(string(out))
+	os.Exit(m.Run())
+}
+
 // helm runs the pinned helm in this directory.
 func helm(args ...string) (stdout, stderr string, err error) {
 	var out, errb bytes.Buffer
-	cmd := exec.Command("go", append([]string{"tool", "helm"}, args...)...)
+	cmd := exec.Command(helmPath, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
 	return out.String(), errb.String(), err
