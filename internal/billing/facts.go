@@ -181,10 +181,41 @@ type Translator struct {
 // service), or a LineItems error (retryable). With an error, the returned
 // fact holds the ids that could be read.
 func (t *Translator) Translate(ctx context.Context, payload []byte) (Fact, error) {
-	env, err := ParseEnvelope(payload)
+	ev, err := ReadEvent(payload)
 	if err != nil {
 		return Fact{}, err
 	}
+	return t.TranslateEvent(ctx, ev)
+}
+
+// Event is a Stripe event read once: its envelope and its data.object.
+type Event struct {
+	Envelope
+	// Object is data.object as it came (nil: the event has none).
+	Object json.RawMessage
+}
+
+// ReadEvent decodes and checks the envelope of a Stripe event, and keeps
+// its data.object, in one reading of the payload.
+func ReadEvent(payload []byte) (Event, error) {
+	var ev struct {
+		Envelope
+		Data struct {
+			Object json.RawMessage `json:"object"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return Event{}, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if err := ev.Envelope.check(); err != nil {
+		return Event{Envelope: ev.Envelope}, err
+	}
+	return Event{Envelope: ev.Envelope, Object: ev.Data.Object}, nil
+}
+
+// TranslateEvent is Translate of an event already read (ReadEvent).
+func (t *Translator) TranslateEvent(ctx context.Context, ev Event) (Fact, error) {
+	env := ev.Envelope
 	f := Fact{EventID: env.ID, EventType: env.Type, Created: env.CreatedTime(), Livemode: env.Livemode}
 	wrap := func(err error) error { return fmt.Errorf("event %s (%s): %w", env.ID, env.Type, err) }
 	if !Handled(env.Type) {
@@ -194,17 +225,12 @@ func (t *Translator) Translate(ctx context.Context, payload []byte) (Fact, error
 	if err != nil {
 		return f, wrap(err)
 	}
-	var ev struct {
-		Data struct {
-			Object json.RawMessage `json:"object"`
-		} `json:"data"`
-	}
 	// data.object must be an object: an expandable field reads a bare
 	// string as an id, so "sub_1" would otherwise read as that subscription.
-	if err := json.Unmarshal(payload, &ev); err != nil || !bytes.HasPrefix(bytes.TrimSpace(ev.Data.Object), []byte("{")) {
+	if !bytes.HasPrefix(bytes.TrimSpace(ev.Object), []byte("{")) {
 		return f, fmt.Errorf("%w: event %s has no data.object", ErrMalformed, env.ID)
 	}
-	obj := ev.Data.Object
+	obj := ev.Object
 	switch env.Type {
 	case EventCheckoutCompleted, EventCheckoutAsyncSucceeded, EventCheckoutAsyncFailed:
 		err = t.checkout(ctx, r, &f, obj)

@@ -127,15 +127,20 @@ func ParseEnvelope(payload []byte) (Envelope, error) {
 	if err := json.Unmarshal(payload, &e); err != nil {
 		return e, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
+	return e, e.check()
+}
+
+// check checks what an envelope must hold.
+func (e Envelope) check() error {
 	switch {
 	case !strings.HasPrefix(e.ID, "evt_") || len(e.ID) > 255 || strings.ContainsAny(e.ID, " \t\r\n"):
-		return e, fmt.Errorf("%w: id %q is not an event id", ErrMalformed, truncate(e.ID, 40))
+		return fmt.Errorf("%w: id %q is not an event id", ErrMalformed, truncate(e.ID, 40))
 	case e.Type == "" || len(e.Type) > 100 || strings.ContainsAny(e.Type, " \t\r\n*>"):
-		return e, fmt.Errorf("%w: type %q", ErrMalformed, truncate(e.Type, 40))
+		return fmt.Errorf("%w: type %q", ErrMalformed, truncate(e.Type, 40))
 	case e.Created <= 0:
-		return e, fmt.Errorf("%w: no created time", ErrMalformed)
+		return fmt.Errorf("%w: no created time", ErrMalformed)
 	}
-	return e, nil
+	return nil
 }
 
 // CreatedTime is the event's creation time.

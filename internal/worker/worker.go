@@ -79,10 +79,11 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) error {
 	// it is malformed or names an unknown plan, and its objects are never
 	// looked up through the Stripe API (a live key does not read test-mode
 	// objects, nor a test key live ones).
-	env, err := billing.ParseEnvelope(msg.Data())
+	ev, err := billing.ReadEvent(msg.Data()) // read once: the envelope here, the object by the translator
 	if err != nil {
 		return events.Permanent(err)
 	}
+	env := ev.Envelope
 	servedLive, err := w.servedMode(ctx, env)
 	if err != nil {
 		return err
@@ -90,7 +91,7 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) error {
 	if env.Livemode != servedLive {
 		return w.skipOtherMode(ctx, msg.Data(), env, servedLive)
 	}
-	fact, err := w.translator.Translate(ctx, msg.Data())
+	fact, err := w.translator.TranslateEvent(ctx, ev)
 	log := w.log.With(zap.String("event", fact.EventID), zap.String("type", fact.EventType), zap.String("account", fact.Key))
 	switch {
 	case errors.Is(err, billing.ErrIgnored):
