@@ -21,6 +21,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/ingest"
 	"github.com/vpnbill/vpnbill/internal/metrics"
+	"github.com/vpnbill/vpnbill/internal/providers/registry"
 	"github.com/vpnbill/vpnbill/internal/version"
 )
 
@@ -50,6 +51,17 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ic := ingest.Config{}
+	if co := cfg.Checkout; co.Enabled() {
+		plans, err := billing.LoadCatalog(co.PlansFile, registry.CheckPlan)
+		if err != nil {
+			return err
+		}
+		if ic.Checkout, err = ingest.NewCheckout(ingest.CheckoutConfig{Plans: plans, APIKey: co.StripeAPIKey, APIURL: co.StripeAPIURL,
+			SuccessURL: co.SuccessURL, CancelURL: co.CancelURL}, log.Named("checkout")); err != nil {
+			return err
+		}
+	}
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name("vpnbill-webhook"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
@@ -71,7 +83,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := ingest.New(ingest.Config{}, verifier, nc, js, log)
+	h := ingest.New(ic, verifier, nc, js, log)
 	// /metrics is served on its own (loopback by default) port, never on the public one.
 	reg := metrics.NewRegistry()
 	if err := metrics.RegisterWebhook(reg, &h.Stats); err != nil {

@@ -83,6 +83,8 @@ type Webhook struct {
 	Addr string `env:"WEBHOOK_ADDR" envDefault:":8080"`
 	// MetricsAddr: /metrics, /healthz, kept off the public webhook port. Default 127.0.0.1:9091 (not public).
 	MetricsAddr string `env:"WEBHOOK_METRICS_ADDR" envDefault:"127.0.0.1:9091"`
+	// Checkout: the checkout links, off unless configured.
+	Checkout
 }
 
 // Worker is cmd/worker's configuration.
@@ -113,6 +115,8 @@ type Worker struct {
 	MetricsAddr string `env:"METRICS_ADDR" envDefault:"127.0.0.1:9090"`
 	// Concurrency: messages handled at once per process. Default 4.
 	Concurrency int `env:"WORKER_CONCURRENCY" envDefault:"4"`
+	// Mail: the emails' branding (templates, brand, support, logo).
+	Mail
 }
 
 // Ctl is cmd/vpnbillctl's configuration. Only NATS is needed by most
@@ -145,6 +149,8 @@ type Ctl struct {
 	// StripeWebhookSecret: the webhook's, whose format `doctor` checks
 	// (never prints). Optional.
 	StripeWebhookSecret string `env:"STRIPE_WEBHOOK_SECRET"`
+	// Mail: as the worker's, for the emails `resend` sends.
+	Mail
 }
 
 // LoadCtl reads cmd/vpnbillctl's configuration from the environment.
@@ -193,7 +199,13 @@ func (c Ctl) CanProvision() error {
 }
 
 // LoadWebhook reads cmd/webhook's configuration from the environment.
-func LoadWebhook() (Webhook, error) { return load[Webhook]() }
+func LoadWebhook() (Webhook, error) {
+	w, err := load[Webhook]()
+	if err != nil {
+		return w, err
+	}
+	return w, w.check()
+}
 
 // LoadWorker reads cmd/worker's configuration from the environment.
 func LoadWorker() (Worker, error) {

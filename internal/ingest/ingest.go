@@ -6,6 +6,9 @@
 // Answers: 200 stored (or already stored, or a type vpnbill ignores);
 // 400 bad signature, stale timestamp or not a Stripe event; 405 wrong method;
 // 413 body over the limit; 503 not stored (Stripe retries).
+//
+// When configured, the same listener serves the checkout links,
+// GET /buy/<plan id> (Checkout, buy.go).
 package ingest
 
 import (
@@ -40,6 +43,9 @@ type Config struct {
 	MaxBody int64
 	// PublishTimeout bounds waiting for JetStream's PubAck. Default 10s.
 	PublishTimeout time.Duration
+	// Checkout, if set, serves the checkout links, /buy/<plan id>
+	// (NewCheckout). Default nil: none.
+	Checkout *Checkout
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -89,6 +95,9 @@ func New(cfg Config, v *billing.Verifier, nc *nats.Conn, js jetstream.JetStream,
 	h.mux.HandleFunc("/stripe/webhook", h.webhook)
 	h.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { reply(w, http.StatusOK, replyOK) })
 	h.mux.HandleFunc("GET /readyz", h.ready)
+	if cfg.Checkout != nil {
+		h.mux.Handle("/buy/{plan}", cfg.Checkout)
+	}
 	return h
 }
 
