@@ -2,22 +2,19 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/vpnbill/vpnbill/internal/envconfig"
-	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/ingest"
 	"github.com/vpnbill/vpnbill/internal/metrics"
+	"github.com/vpnbill/vpnbill/internal/perf"
 )
 
 // runCeiling is the ingest ceiling: the least a webhook must do with the
@@ -39,7 +36,7 @@ func runCeiling(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := ceilingHandler{secret: cfg.StripeWebhookSecret, js: js}
+	h := perf.Ceiling{Secret: cfg.StripeWebhookSecret, JS: js}
 	mux := http.NewServeMux()
 	mux.Handle("POST /stripe/webhook", h)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -62,52 +59,4 @@ func runCeiling(ctx context.Context) error {
 	err = ingest.Serve(ctx, ingest.NewServer(cfg.Addr, mux), ln, 25*time.Second)
 	stopMetrics()
 	return errors.Join(err, <-metricsDone)
-}
-
-// ceilingHandler is the minimal webhook handler.
-type ceilingHandler struct {
-	secret string
-	js     jetstream.JetStream
-}
-
-func (h ceilingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	if err := webhook.ValidatePayload(body, r.Header.Get("Stripe-Signature"), h.secret); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	var ev struct{ ID, Type string }
-	if err := json.Unmarshal(body, &ev); err != nil || ev.ID == "" {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	subject, err := events.StripeSubject(ev.Type)
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	if _, err := h.js.PublishMsg(r.Context(), &nats.Msg{Subject: subject, Data: body}, jetstream.WithMsgID(ev.ID)); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-}
-
-// maxBody is the webhook's default limit.
-const maxBody = 64 << 10
-
-// readBody reads the body in one allocation of its announced size (Stripe
-// sends Content-Length), or grows a buffer when the size is not announced.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	rd := http.MaxBytesReader(w, r.Body, maxBody)
-	if n := r.ContentLength; n > 0 && n <= maxBody {
-		body := make([]byte, n)
-		_, err := io.ReadFull(rd, body)
-		return body, err
-	}
-	return io.ReadAll(rd)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/harness"
+	"github.com/vpnbill/vpnbill/internal/perf"
 )
 
 // TestCeilingStoresWhatIsSigned: the ceiling stores a signed event once
@@ -19,7 +20,7 @@ func TestCeilingStoresWhatIsSigned(t *testing.T) {
 	ns := harness.NATS(t)
 	_, js := harness.Connect(t, ns, t.Name())
 	harness.Topology(t, js, events.Config{})
-	srv := httptest.NewServer(ceilingHandler{secret: testSecret, js: js})
+	srv := httptest.NewServer(perf.Ceiling{Secret: testSecret, JS: js})
 	t.Cleanup(srv.Close)
 
 	tmpl, err := newIDTemplate("evt_ceiling_")

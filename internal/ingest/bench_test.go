@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash"
 	"io"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/stripe/stripe-go/v76/webhook"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -31,6 +29,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/ingest"
+	"github.com/vpnbill/vpnbill/internal/perf"
 )
 
 // BenchmarkIngest sets the webhook beside its ceiling, against an embedded
@@ -73,7 +72,7 @@ func BenchmarkIngest(b *testing.B) {
 	}{
 		{"ours", ingest.New(ingest.Config{}, v, nc, js, productionLogger(b, zapcore.WarnLevel))},
 		{"ours-info", ingest.New(ingest.Config{}, v, nc, js, productionLogger(b, zapcore.InfoLevel))},
-		{"ceiling", &ceiling{js: js, secret: benchSecret}},
+		{"ceiling", perf.Ceiling{JS: js, Secret: benchSecret}},
 	}
 	tmpl := newTemplate(b)
 	warmUp(b, js, tmpl)
@@ -91,54 +90,6 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 const benchSecret = "whsec_benchSecret0123456789abcdef"
-
-// ceiling is the minimal handler the webhook is measured against, as
-// cmd/vpnbench serves it (vpnbench -ceiling-server, cmd/vpnbench/ceiling.go):
-// the body read in one allocation of its declared length, stripe-go's
-// webhook.ValidatePayload, the id and type read, a synchronous JetStream
-// publish with the id as Msg-Id, 200.
-type ceiling struct {
-	js     jetstream.JetStream
-	secret string
-}
-
-func (c *ceiling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := ceilingBody(w, r)
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	if err := webhook.ValidatePayload(body, r.Header.Get("Stripe-Signature"), c.secret); err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	var ev struct{ ID, Type string }
-	if err := json.Unmarshal(body, &ev); err != nil || ev.ID == "" {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	subject, err := events.StripeSubject(ev.Type)
-	if err != nil {
-		w.WriteHeader(http.StatusBadRequest)
-		return
-	}
-	if _, err := c.js.PublishMsg(r.Context(), &nats.Msg{Subject: subject, Data: body}, jetstream.WithMsgID(ev.ID)); err != nil {
-		w.WriteHeader(http.StatusServiceUnavailable)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
-}
-
-func ceilingBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	const maxBody = 64 << 10
-	rd := http.MaxBytesReader(w, r.Body, maxBody)
-	if n := r.ContentLength; n > 0 && n <= maxBody {
-		body := make([]byte, n)
-		_, err := io.ReadFull(rd, body)
-		return body, err
-	}
-	return io.ReadAll(rd)
-}
 
 // productionLogger is the webhook's logger (envconfig's: zap's production
 // JSON, sampled) at lvl, writing to /dev/null.
@@ -379,7 +330,7 @@ func BenchmarkIngestAlternating(b *testing.B) {
 	warmUp(b, js, tmpl)
 	sides := []*side{
 		newSide(b, ingest.New(ingest.Config{}, v, nc, js, productionLogger(b, zapcore.WarnLevel)), tmpl),
-		newSide(b, &ceiling{js: js, secret: benchSecret}, tmpl),
+		newSide(b, perf.Ceiling{JS: js, Secret: benchSecret}, tmpl),
 	}
 	const window = 200 * time.Millisecond
 	b.ResetTimer()
