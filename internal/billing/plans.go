@@ -36,8 +36,9 @@ type Plan struct {
 	Trial string `yaml:"trial"`
 	// Price, if set, is what the plan costs in Stripe: `vpnbillctl stripe
 	// setup --plans` creates each lookup key of StripePrices that Stripe
-	// lacks as a price of this amount. Optional; nothing else reads it (what
-	// a customer paid is what Stripe says).
+	// lacks as a price of this amount, and the checkout links take OneOff
+	// for the session's mode. Optional; the worker never reads it (what a
+	// customer paid is what Stripe says).
 	Price *PlanPrice `yaml:"price"`
 }
 
