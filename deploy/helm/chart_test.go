@@ -192,6 +192,10 @@ func TestRequiredValues(t *testing.T) {
 	if err == nil || !strings.Contains(stderr, "config.extraEnv.SMTP_URL: secrets go in the Secret") {
 		t.Errorf("a secret in config.extraEnv: err %v, %s; want it refused", err, stderr)
 	}
+	_, stderr, err = helm("template", "vpnbill", chart, "-f", lintValues, "--set", "webhook.checkout.cancelURL=")
+	if err == nil || !strings.Contains(stderr, "webhook.checkout.successURL and webhook.checkout.cancelURL") {
+		t.Errorf("one checkout URL of two: err %v, %s; want it refused", err, stderr)
+	}
 	_, stderr, err = helm("template", "vpnbill", chart, "-f", lintValues, "--set", "secrets.create=true")
 	if err == nil || !strings.Contains(stderr, "secrets.values.stripe-webhook-secret is empty") {
 		t.Errorf("secrets.create with no values: err %v, %s; want it refused", err, stderr)
@@ -318,6 +322,8 @@ func TestSecretsOnlyInTheSecret(t *testing.T) {
 	}
 
 	vars := secretVars(t)
+	// The webhook's and the worker's secrets (the console's are its own).
+	want := []string{"CREDENTIALS_KEY", "PUREVPN_API_PASSWORD", "SMTP_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "VPNKI_API_KEY"}
 	var fileVars []string
 	for _, d := range m.deployments {
 		c := d.Spec.Template.Spec.Containers[0]
@@ -339,11 +345,16 @@ func TestSecretsOnlyInTheSecret(t *testing.T) {
 		}
 	}
 	slices.Sort(fileVars)
-	if !reflect.DeepEqual(fileVars, vars) {
-		t.Errorf("the Deployments read %v from files; internal/envconfig reads %v", fileVars, vars)
+	if fileVars = slices.Compact(fileVars); !reflect.DeepEqual(fileVars, want) {
+		t.Errorf("the Deployments read %v from files; want %v", fileVars, want)
 	}
-	if got := secretFiles(m.deployment(t, "webhook")); !reflect.DeepEqual(got, []string{"STRIPE_WEBHOOK_SECRET"}) {
-		t.Errorf("the webhook reads %v; want only STRIPE_WEBHOOK_SECRET", got)
+	// With checkout links (the CI values), the webhook reads the Stripe API key too.
+	if got := secretFiles(m.deployment(t, "webhook")); !reflect.DeepEqual(got, []string{"STRIPE_WEBHOOK_SECRET", "STRIPE_API_KEY"}) {
+		t.Errorf("the webhook reads %v; want STRIPE_WEBHOOK_SECRET and STRIPE_API_KEY", got)
+	}
+	noCheckout := render(t, "--set", "webhook.checkout.successURL=", "--set", "webhook.checkout.cancelURL=")
+	if got := secretFiles(noCheckout.deployment(t, "webhook")); !reflect.DeepEqual(got, []string{"STRIPE_WEBHOOK_SECRET"}) {
+		t.Errorf("without checkout links the webhook reads %v; want only STRIPE_WEBHOOK_SECRET", got)
 	}
 	for _, c := range m.configMaps {
 		for key := range c.Data {
@@ -402,10 +413,25 @@ func TestOnlyTheWebhookIsExposed(t *testing.T) {
 	if len(m.ingresses) != 1 {
 		t.Fatalf("%d Ingresses, want 1", len(m.ingresses))
 	}
+	// The CI values turn the checkout links on: /buy/ is routed as well.
+	routed := map[string]networkingv1.PathType{}
 	for _, rule := range m.ingresses[0].Spec.Rules {
 		for _, p := range rule.HTTP.Paths {
-			if p.Path != "/stripe/webhook" || p.PathType == nil || *p.PathType != networkingv1.PathTypeExact || p.Backend.Service.Name != svc.Name {
-				t.Errorf("Ingress path %s (%v) to %s; want exactly /stripe/webhook to %s", p.Path, p.PathType, p.Backend.Service.Name, svc.Name)
+			if p.PathType == nil || p.Backend.Service.Name != svc.Name {
+				t.Errorf("Ingress path %s to %s; want the webhook's Service %s, with a path type", p.Path, p.Backend.Service.Name, svc.Name)
+				continue
+			}
+			routed[p.Path] = *p.PathType
+		}
+	}
+	if want := map[string]networkingv1.PathType{"/stripe/webhook": networkingv1.PathTypeExact, "/buy/": networkingv1.PathTypePrefix}; !reflect.DeepEqual(routed, want) {
+		t.Errorf("Ingress routes %v; want exactly %v", routed, want)
+	}
+	plain := render(t, "--set", "webhook.checkout.successURL=", "--set", "webhook.checkout.cancelURL=")
+	for _, rule := range plain.ingresses[0].Spec.Rules {
+		for _, p := range rule.HTTP.Paths {
+			if p.Path != "/stripe/webhook" {
+				t.Errorf("without checkout links the Ingress routes %s; want /stripe/webhook alone", p.Path)
 			}
 		}
 	}

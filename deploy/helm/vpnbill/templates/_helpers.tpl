@@ -61,6 +61,19 @@ stripe-api-key
 {{- end }}
 {{- end -}}
 
+{{/* Whether the webhook serves checkout links. */}}
+{{- define "vpnbill.checkout" -}}
+{{- if or .Values.webhook.checkout.successURL .Values.webhook.checkout.cancelURL -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Secret keys the webhook reads. One per line. */}}
+{{- define "vpnbill.webhookSecretKeys" -}}
+stripe-webhook-secret
+{{- if include "vpnbill.checkout" . }}
+stripe-api-key
+{{- end }}
+{{- end -}}
+
 {{/*
 The environment of a process that reads the given Secret keys (list): each
 key k as the file /run/secrets/vpnbill/k, named by NAME_FILE where NAME is k
@@ -128,6 +141,7 @@ Stops rendering with one message naming every required value missing.
 {{- if and (not .Values.plans.content) (not .Values.plans.existingConfigMap) -}}{{- $missing = append $missing "plans.content or plans.existingConfigMap (the plans file)" -}}{{- end -}}
 {{- if and (not .Values.config.purevpn.apiURL) (not .Values.config.vpnki.apiURL) -}}{{- $missing = append $missing "config.purevpn.apiURL or config.vpnki.apiURL (at least one provider)" -}}{{- end -}}
 {{- if and .Values.config.purevpn.apiURL (not .Values.config.purevpn.apiUser) -}}{{- $missing = append $missing "config.purevpn.apiUser" -}}{{- end -}}
+{{- if and (include "vpnbill.checkout" .) (not (and .Values.webhook.checkout.successURL .Values.webhook.checkout.cancelURL)) -}}{{- $missing = append $missing "webhook.checkout.successURL and webhook.checkout.cancelURL (both, for checkout links)" -}}{{- end -}}
 {{- if $missing -}}
 {{- fail (printf "vpnbill: set %s (deploy/helm/vpnbill/README.md)" (join "; " $missing)) -}}
 {{- end -}}
@@ -137,7 +151,7 @@ Stops rendering with one message naming every required value missing.
 {{- end -}}
 {{- end -}}
 {{- if .Values.secrets.create -}}
-{{- $need := concat (list "stripe-webhook-secret") (splitList "\n" (include "vpnbill.workerSecretKeys" .)) -}}
+{{- $need := concat (splitList "\n" (include "vpnbill.webhookSecretKeys" .)) (splitList "\n" (include "vpnbill.workerSecretKeys" .)) -}}
 {{- range $need -}}
 {{- if not (index $.Values.secrets.values .) -}}
 {{- fail (printf "vpnbill: secrets.create is true but secrets.values.%s is empty" .) -}}
