@@ -207,7 +207,7 @@ func ReadEvent(payload []byte) (Event, error) {
 	if err := json.Unmarshal(payload, &ev); err != nil {
 		return Event{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if err := ev.Envelope.check(); err != nil {
+	if err := ev.check(); err != nil {
 		return Event{Envelope: ev.Envelope}, err
 	}
 	return Event{Envelope: ev.Envelope, Object: ev.Data.Object}, nil
