@@ -23,6 +23,7 @@ import (
 var secretVars = []string{
 	"STRIPE_WEBHOOK_SECRET", "PUREVPN_API_PASSWORD", "VPNKI_API_KEY",
 	"SMTP_URL", "CREDENTIALS_KEY", "STRIPE_API_KEY",
+	"CONSOLE_USERS", "CONSOLE_SESSION_KEY",
 }
 
 // Common is read by every command.
@@ -196,6 +197,68 @@ func (c Ctl) CanProvision() error {
 		return fmt.Errorf("configuration: this command needs %s", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// Console is cmd/console's configuration: vpnbillctl's (the console runs
+// the same operations, with the same variables) and its own.
+type Console struct {
+	Ctl
+	// AdminAddr: the console's listen address. Default 127.0.0.1:8090
+	// (loopback); it must not be the webhook's port.
+	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:8090"`
+	// WebhookAddr: the webhook's, read only to refuse its port. Default :8080.
+	WebhookAddr string `env:"WEBHOOK_ADDR" envDefault:":8080"`
+	// Users: who may sign in, name:role:bcrypt-hash entries separated by
+	// commas or newlines (CONSOLE_USERS_FILE: one a line). Optional if
+	// ProxyUserHeader is set.
+	Users string `env:"CONSOLE_USERS"`
+	// SessionKey: base64 of 32 bytes that signs the session cookies. Required.
+	SessionKey string `env:"CONSOLE_SESSION_KEY"`
+	// ProxyUserHeader: the request header an authenticating proxy sets to
+	// the signed-in user; trusted only when set. Default: not trusted.
+	ProxyUserHeader string `env:"CONSOLE_PROXY_USER_HEADER"`
+	// ProxyRole: the role of the proxy's users: operator or finance.
+	// Required with ProxyUserHeader.
+	ProxyRole string `env:"CONSOLE_PROXY_ROLE"`
+	// SecureCookie: mark the session cookie Secure even on plain HTTP
+	// (behind a proxy that terminates TLS). Default false: Secure only on TLS.
+	SecureCookie bool `env:"CONSOLE_SECURE_COOKIE" envDefault:"false"`
+	// TLSCert, TLSKey: serve HTTPS with this certificate and key (files).
+	// Default: plain HTTP.
+	TLSCert string `env:"CONSOLE_TLS_CERT_FILE"`
+	TLSKey  string `env:"CONSOLE_TLS_KEY_FILE"`
+}
+
+// LoadConsoleFrom reads cmd/console's configuration from environ (NAME=value
+// pairs, as os.Environ returns).
+func LoadConsoleFrom(environ []string) (Console, error) {
+	ctl, err := LoadCtlFrom(environ)
+	if err != nil {
+		return Console{}, err
+	}
+	vars, err := environmentOf(environ)
+	if err != nil {
+		return Console{}, err
+	}
+	c, err := env.ParseAsWithOptions[Console](env.Options{Environment: vars})
+	if err != nil {
+		return c, fmt.Errorf("configuration: %w", err)
+	}
+	c.Ctl = ctl
+	var errs []error
+	if c.SessionKey == "" {
+		errs = append(errs, errors.New("CONSOLE_SESSION_KEY is required (openssl rand -base64 32)"))
+	}
+	if c.Users == "" && c.ProxyUserHeader == "" {
+		errs = append(errs, errors.New("CONSOLE_USERS (or CONSOLE_USERS_FILE) or CONSOLE_PROXY_USER_HEADER is required: nobody could sign in"))
+	}
+	if (c.ProxyUserHeader == "") != (c.ProxyRole == "") {
+		errs = append(errs, errors.New("CONSOLE_PROXY_USER_HEADER and CONSOLE_PROXY_ROLE go together"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE go together"))
+	}
+	return c, errors.Join(errs...)
 }
 
 // LoadWebhook reads cmd/webhook's configuration from the environment.
