@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -86,18 +85,6 @@ func amount(minor int64) string {
 	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
 }
 
-// reportColumns are the CSV report's columns. Scripts read them by
-// position: a new column goes at the end.
-var reportColumns = []string{"status", "time", "account", "stripe_type", "invoice", "checkout_session", "email", "plan",
-	"amount", "currency", "paid_from", "paid_to", "provider", "username", "delivered_from", "delivered_to", "refunded",
-	"mode", "seats"}
-
-func reportCells(r ops.ReportRow, money func(int64) string) []string {
-	return []string{r.Status, formatTime(r.Time), r.Account, r.StripeType, r.Invoice, r.CheckoutSession, r.Email, r.Plan,
-		money(r.Amount), strings.ToUpper(r.Currency), formatTime(r.PaidFrom), formatTime(r.PaidTo), r.Provider, r.Username,
-		formatTime(r.DeliveredFrom), formatTime(r.DeliveredTo), money(r.Refunded), r.Mode, seats(r.Seats)}
-}
-
 // seats is a row's seats, empty where the payment's audit does not say.
 func seats(n int) string {
 	if n <= 0 {
@@ -113,17 +100,7 @@ func printReport(w io.Writer, rep ops.Report, format string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	case "csv":
-		cw := csv.NewWriter(w)
-		_ = cw.Write(reportColumns)
-		for _, r := range rep.Rows {
-			_ = cw.Write(reportCells(r, func(m int64) string { return strconv.FormatInt(m, 10) }))
-		}
-		for _, t := range rep.Totals {
-			_ = cw.Write([]string{"total", "", "", "", "", "", "", "", strconv.FormatInt(t.Amount, 10), strings.ToUpper(t.Currency),
-				"", "", "", "", "", "", strconv.FormatInt(t.Refunded, 10), t.Mode, ""})
-		}
-		cw.Flush()
-		return cw.Error()
+		return ops.WriteReportCSV(w, rep) // the one CSV layout, the console's too
 	default:
 		t := &table{w: tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)}
 		cols := []any{"STATUS", "TIME", "ACCOUNT", "INVOICE/CHECKOUT", "EMAIL", "PLAN", "AMOUNT", "PAID TO", "PROVIDER", "USERNAME", "DELIVERED TO",
