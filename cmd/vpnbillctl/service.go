@@ -9,13 +9,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
-	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/envconfig"
-	"github.com/vpnbill/vpnbill/internal/events"
-	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/ops"
 	"github.com/vpnbill/vpnbill/internal/providers"
-	"github.com/vpnbill/vpnbill/internal/providers/registry"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 	"github.com/vpnbill/vpnbill/internal/worker"
@@ -35,36 +31,10 @@ func connect(cfg envconfig.Ctl, log *zap.Logger) (*ops.Ops, func(), error) {
 	return &ops.Ops{JS: js, Log: log}, func() { _ = nc.Drain() }, nil
 }
 
-// provisioner builds the provisioning.Service a worker runs, from the same
-// variables (worker.NewService).
+// provisioner is the provisioning.Service a worker runs, built from the
+// same variables (one owner: worker.OperatorService).
 func provisioner(ctx context.Context, o *ops.Ops, cfg envconfig.Ctl, log *zap.Logger) (*provisioning.Service, error) {
-	if err := cfg.CanProvision(); err != nil {
-		return nil, err
-	}
-	plans, err := billing.LoadCatalog(cfg.PlansFile, registry.CheckPlan)
-	if err != nil {
-		return nil, err
-	}
-	key, err := provisioning.ParseKey(cfg.CredentialsKey)
-	if err != nil {
-		return nil, fmt.Errorf("CREDENTIALS_KEY: %w", err)
-	}
-	pc, vc, err := cfg.ClientConfigs()
-	if err != nil {
-		return nil, err
-	}
-	kv, err := o.JS.KeyValue(ctx, events.BucketAccounts)
-	if err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", events.BucketAccounts, err)
-	}
-	return worker.NewService(worker.Config{
-		Provisioning:   provisioning.Config{GracePeriod: &cfg.GracePeriod, DeleteAfter: &cfg.DeleteAfter},
-		Plans:          plans,
-		PureVPN:        pc,
-		VPNKI:          vc,
-		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
-		CredentialsKey: key,
-	}, o.JS, kv, log)
+	return worker.OperatorService(ctx, o.JS, cfg, log)
 }
 
 // providersFrom builds the provider adapters the configuration gives, as

@@ -1,0 +1,51 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/vpnbill/vpnbill/internal/billing"
+	"github.com/vpnbill/vpnbill/internal/envconfig"
+	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/notify"
+	"github.com/vpnbill/vpnbill/internal/providers/registry"
+	"github.com/vpnbill/vpnbill/internal/provisioning"
+)
+
+// OperatorService builds, for an operator's tool (vpnbillctl, the
+// console), the provisioning.Service a worker runs, from the same
+// variables: the plans, the providers, SMTP, the credentials key, the grace
+// and retention periods. Its operations (resend, review resolutions,
+// reconcile --fix) then act exactly as the worker would.
+func OperatorService(ctx context.Context, js jetstream.JetStream, cfg envconfig.Ctl, log *zap.Logger) (*provisioning.Service, error) {
+	if err := cfg.CanProvision(); err != nil {
+		return nil, err
+	}
+	plans, err := billing.LoadCatalog(cfg.PlansFile, registry.CheckPlan)
+	if err != nil {
+		return nil, err
+	}
+	key, err := provisioning.ParseKey(cfg.CredentialsKey)
+	if err != nil {
+		return nil, fmt.Errorf("CREDENTIALS_KEY: %w", err)
+	}
+	pc, vc, err := cfg.ClientConfigs()
+	if err != nil {
+		return nil, err
+	}
+	kv, err := js.KeyValue(ctx, events.BucketAccounts)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", events.BucketAccounts, err)
+	}
+	return NewService(Config{
+		Provisioning:   provisioning.Config{GracePeriod: &cfg.GracePeriod, DeleteAfter: &cfg.DeleteAfter},
+		Plans:          plans,
+		PureVPN:        pc,
+		VPNKI:          vc,
+		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
+		CredentialsKey: key,
+	}, js, kv, log)
+}
