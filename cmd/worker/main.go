@@ -56,6 +56,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("CREDENTIALS_KEY: %w", err)
 	}
+	templates, err := notify.LoadTemplates(notify.Branding{Dir: cfg.TemplatesDir, Brand: cfg.Brand,
+		Support: cfg.Support, LogoURL: cfg.LogoURL, AppName: cfg.AppName})
+	if err != nil {
+		return err
+	}
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name("vpnbill-worker"), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
@@ -68,7 +73,7 @@ func run(ctx context.Context) error {
 	wc := worker.Config{
 		Events:         events.Config{Replicas: cfg.Replicas},
 		Consumer:       events.ConsumerConfig{Concurrency: cfg.Concurrency},
-		Provisioning:   provisioning.Config{GracePeriod: &cfg.GracePeriod, DeleteAfter: &cfg.DeleteAfter},
+		Provisioning:   provisioning.Config{GracePeriod: &cfg.GracePeriod, DeleteAfter: &cfg.DeleteAfter, Templates: templates},
 		Plans:          plans,
 		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
 		CredentialsKey: key,

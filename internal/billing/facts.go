@@ -84,6 +84,10 @@ type Fact struct {
 	Charge          string
 	PaymentIntent   string
 	InvoiceURL      string
+	// Locale is the customer's language as Stripe gives it: a checkout's
+	// locale (not "auto"), a customer's first preferred_locales; "" if
+	// the event does not say.
+	Locale string
 
 	Plan Plan // zero when the event names no plan (charges, failures); the first of Items
 	// Items: the VPN plans the subscription or order holds, with their
@@ -274,6 +278,9 @@ func (t *Translator) checkout(ctx context.Context, r reader, f *Fact, obj json.R
 	}
 	if f.Email == "" {
 		f.Email = s.CustomerEmail
+	}
+	if s.Locale != "auto" {
+		f.Locale = s.Locale
 	}
 	f.PaymentIntent, f.Invoice = string(s.PaymentIntent), string(s.Invoice)
 	switch s.Mode {
@@ -534,9 +541,10 @@ func (t *Translator) subscription(r reader, f *Fact, obj json.RawMessage) error 
 
 func (r reader) customer(f *Fact, obj json.RawMessage) error {
 	var c struct {
-		ID    string `json:"id"`
-		Email string `json:"email"`
-		Name  string `json:"name"`
+		ID               string   `json:"id"`
+		Email            string   `json:"email"`
+		Name             string   `json:"name"`
+		PreferredLocales []string `json:"preferred_locales"`
 	}
 	if err := r.decode(obj, &c, "customer"); err != nil {
 		return err
@@ -545,6 +553,9 @@ func (r reader) customer(f *Fact, obj json.RawMessage) error {
 		return r.malformed("customer", "", "no id")
 	}
 	f.Customer, f.Email, f.CustomerName = c.ID, c.Email, c.Name
+	if len(c.PreferredLocales) > 0 {
+		f.Locale = c.PreferredLocales[0]
+	}
 	f.Kind = CustomerChanged
 	if f.EventType == EventCustomerDeleted {
 		f.Kind = CustomerDeleted

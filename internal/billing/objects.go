@@ -119,6 +119,7 @@ type checkoutSession struct {
 	Invoice       ref               `json:"invoice"`
 	Subscription  ref               `json:"subscription"`
 	Metadata      map[string]string `json:"metadata"`
+	Locale        string            `json:"locale"`
 }
 
 // invoice is what vpnbill reads of an invoice: the fields every version

@@ -1,5 +1,6 @@
 // Package notify owns email to customers: SMTP delivery (Mailer) and the email templates, one
-// per Kind, each rendered as plain text and HTML (Render). It knows nothing of the providers'
+// per Kind and locale (English, German), each rendered as plain text and HTML (Render), which a
+// reseller may override file by file and brand (LoadTemplates, Branding). It knows nothing of the providers'
 // HTTP APIs, Stripe or NATS: the worker hands it a Data and a deterministic Message-ID and acts
 // on the error class Send returns.
 //

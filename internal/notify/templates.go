@@ -75,13 +75,18 @@ type Data struct {
 	InvoiceURL string // optional http(s) URL where the customer can pay or update the card
 
 	MessageID string // required; copied to Message.MessageID, e.g. "<welcome.sub_123.1@vpnbill>"
+
+	// Locale is the customer's language as Stripe gives it (a checkout's
+	// locale, a customer's preferred_locales: "de", "de-DE", "auto"); the
+	// email is in the shipped language it names (Locales), else English.
+	// Optional.
+	Locale string
 }
 
-//go:embed templates/*.tmpl
+//go:embed templates/*.tmpl templates/de/*.tmpl
 var templateFS embed.FS
 
 type kindSpec struct {
-	subject string
 	// credentials: Username, Server or App, and (but for a Resumed account
 	// that kept its credentials) Password are required.
 	credentials bool
@@ -92,17 +97,17 @@ type kindSpec struct {
 }
 
 var kindSpecs = map[Kind]kindSpec{
-	Welcome:          {subject: "Your VPN account is ready", credentials: true},
-	PaymentFailed:    {subject: "We couldn't process your VPN payment"},
-	Suspended:        {subject: "Your VPN service is suspended"},
-	Resumed:          {subject: "Your VPN service is active again", credentials: true},
-	Canceled:         {subject: "Your VPN subscription has been canceled", deleteAt: true},
-	Deleted:          {subject: "Your VPN account has been deleted"},
-	CredentialsReset: {subject: "Your new VPN credentials", credentials: true},
-	SeatRemoved:      {subject: "A seat of your VPN plan was removed", seat: true, deleteAt: true},
-	TrialEnding:      {subject: "Your VPN trial ends soon", paidThrough: true},
-	PaymentAction:    {subject: "Please confirm your VPN payment", invoiceURL: true},
-	Ending:           {subject: "Your VPN subscription is ending", paidThrough: true},
+	Welcome:          {credentials: true},
+	PaymentFailed:    {},
+	Suspended:        {},
+	Resumed:          {credentials: true},
+	Canceled:         {deleteAt: true},
+	Deleted:          {},
+	CredentialsReset: {credentials: true},
+	SeatRemoved:      {seat: true, deleteAt: true},
+	TrialEnding:      {paidThrough: true},
+	PaymentAction:    {invoiceURL: true},
+	Ending:           {paidThrough: true},
 }
 
 type kindTemplates struct {
@@ -110,25 +115,27 @@ type kindTemplates struct {
 	html *htmltemplate.Template
 }
 
-// templates is parsed once; the files are embedded, so a parse error is a build defect and the
-// tests (which render every kind) catch it.
-var templates = mustParseTemplates()
+// embedded are the templates compiled in, unbranded; a parse error is a
+// build defect and the tests (which render every kind) catch it.
+var embedded = mustLoadEmbedded()
 
-func mustParseTemplates() map[Kind]kindTemplates {
-	out := make(map[Kind]kindTemplates, len(kindSpecs))
-	for kind := range kindSpecs {
-		text := texttemplate.Must(texttemplate.New(string(kind)).Option("missingkey=error").
-			ParseFS(templateFS, "templates/layout.txt.tmpl", "templates/"+string(kind)+".txt.tmpl"))
-		html := htmltemplate.Must(htmltemplate.New(string(kind)).Option("missingkey=error").
-			ParseFS(templateFS, "templates/layout.html.tmpl", "templates/"+string(kind)+".html.tmpl"))
-		out[kind] = kindTemplates{text: text, html: html}
+func mustLoadEmbedded() *Templates {
+	t, err := LoadTemplates(Branding{})
+	if err != nil {
+		panic(err)
 	}
-	return out
+	return t
 }
 
-// view is Data as the templates see it: dates and lists formatted, the seat worded.
+// view is Data as the templates see it: dates and lists formatted, the seat
+// worded, the branding added.
 type view struct {
 	Subject        string
+	Lang           string // the locale rendered: "en", "de"
+	Brand          string // Branding.Brand, or empty
+	SupportEmail   string // Branding.Support if an address, or empty
+	SupportURL     string // Branding.Support if a URL, or empty
+	LogoURL        string // Branding.LogoURL, or empty
 	CustomerName   string
 	PlanName       string
 	NewCredentials bool
@@ -136,7 +143,7 @@ type view struct {
 	Password       string
 	Server         string
 	Protocols      string
-	App            string
+	App            string // Data.App if Branding.AppName, else empty: "our VPN app"
 	Seat           int
 	SeatLine       string // "This is seat 2 of 5 of your plan.", or empty
 	PaidThrough    string
@@ -145,9 +152,24 @@ type view struct {
 	InvoiceURL     string
 }
 
-// Render builds the email of kind from d: subject, text and HTML bodies (HTML-escaped), To and
-// MessageID. It returns an error naming every missing or invalid field.
-func Render(kind Kind, d Data) (Message, error) {
+// Render builds the email of kind from d with the embedded templates,
+// unbranded: subject, text and HTML bodies (HTML-escaped), To and
+// MessageID, in d.Locale's language. It returns an error naming every
+// missing or invalid field. Templates.Render renders with a reseller's
+// templates and brand.
+func Render(kind Kind, d Data) (Message, error) { return embedded.Render(kind, d) }
+
+// Render builds the email of kind from d, as the package's Render does,
+// with t's templates and branding. A nil t renders with the embedded
+// templates, unbranded.
+func (t *Templates) Render(kind Kind, d Data) (Message, error) {
+	if t == nil {
+		t = embedded
+	}
+	return t.render(kind, d)
+}
+
+func (t *Templates) render(kind Kind, d Data) (Message, error) {
 	spec, ok := kindSpecs[kind]
 	if !ok {
 		return Message{}, fmt.Errorf("notify: render: unknown kind %q", kind)
@@ -155,9 +177,15 @@ func Render(kind Kind, d Data) (Message, error) {
 	if err := d.validate(kind, spec); err != nil {
 		return Message{}, fmt.Errorf("notify: render %s: %w", kind, err)
 	}
-
+	lang := ResolveLocale(d.Locale)
+	words := localeTexts[lang]
 	v := view{
-		Subject:        spec.subject,
+		Subject:        words.subjects[kind],
+		Lang:           lang,
+		Brand:          t.brand.Brand,
+		SupportEmail:   t.supportEmail,
+		SupportURL:     t.supportURL,
+		LogoURL:        t.brand.LogoURL,
 		CustomerName:   strings.TrimSpace(d.CustomerName),
 		PlanName:       strings.TrimSpace(d.PlanName),
 		NewCredentials: d.NewCredentials,
@@ -165,25 +193,33 @@ func Render(kind Kind, d Data) (Message, error) {
 		Password:       d.Password,
 		Server:         d.Server,
 		Protocols:      d.Protocols,
-		App:            d.App,
 		Seat:           d.Seat,
-		PaidThrough:    formatDate(d.PaidThrough),
-		DeleteAt:       formatDate(d.DeleteAt),
+		PaidThrough:    words.date(d.PaidThrough),
+		DeleteAt:       words.date(d.DeleteAt),
 		AmountDue:      d.AmountDue,
 		InvoiceURL:     d.InvoiceURL,
 	}
+	if t.brand.AppName {
+		v.App = d.App
+	}
+	kt := t.sets[lang][kind]
+	if sub := kt.text.Lookup("subject"); sub != nil {
+		var b bytes.Buffer
+		if err := sub.Execute(&b, v); err != nil {
+			return Message{}, fmt.Errorf("notify: render %s subject: %w", kind, err)
+		}
+		v.Subject = strings.Join(strings.Fields(b.String()), " ")
+	}
 	// An email with a password is about one account: of several seats, say which.
 	if spec.credentials && d.Password != "" && d.Seats > 1 {
-		seat := fmt.Sprintf("seat %d of %d", d.Seat, d.Seats)
-		v.Subject += " (" + seat + ")"
-		v.SeatLine = "This is " + seat + " of your plan."
+		v.Subject += " (" + fmt.Sprintf(words.seat, d.Seat, d.Seats) + ")"
+		v.SeatLine = fmt.Sprintf(words.seatLine, d.Seat, d.Seats)
 	}
-	t := templates[kind]
 	var text, html bytes.Buffer
-	if err := t.text.ExecuteTemplate(&text, "layout", v); err != nil {
+	if err := kt.text.ExecuteTemplate(&text, "layout", v); err != nil {
 		return Message{}, fmt.Errorf("notify: render %s text: %w", kind, err)
 	}
-	if err := t.html.ExecuteTemplate(&html, "layout", v); err != nil {
+	if err := kt.html.ExecuteTemplate(&html, "layout", v); err != nil {
 		return Message{}, fmt.Errorf("notify: render %s html: %w", kind, err)
 	}
 	return Message{
@@ -248,14 +284,6 @@ func (d Data) validate(kind Kind, spec kindSpec) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// formatDate is "2 January 2006" in UTC, or "" for the zero time.
-func formatDate(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format("2 January 2006")
 }
 
 var blankLines = regexp.MustCompile(`\n{3,}`)

@@ -116,6 +116,9 @@ type Config struct {
 	// AdoptAfter is how long after an uncertain VPNKI create the tunnel list
 	// is read to adopt what it made. Default 30s.
 	AdoptAfter time.Duration
+	// Templates render the emails (a reseller's templates and brand,
+	// notify.LoadTemplates). Default nil: the embedded ones, unbranded.
+	Templates *notify.Templates
 }
 
 // WithDefaults returns a copy of c with every unset field set to its

@@ -779,6 +779,7 @@ func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
 		// still name it among the seats.
 		Seat: seat, Seats: max(r.Desired.SeatCount, seat),
 		MessageID: fmt.Sprintf("<%s.%s@%s>", m.ID, r.Key, s.cfg.MailDomain),
+		Locale:    r.Desired.Locale,
 	}
 	if !m.At.IsZero() {
 		d.PaidThrough = m.At
@@ -793,7 +794,7 @@ func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
 		}
 		d.Password = pw
 	}
-	return notify.Render(m.Kind, d)
+	return s.cfg.Templates.Render(m.Kind, d)
 }
 
 // mailed writes the outcome of sending m. A temporary failure leaves it

@@ -133,6 +133,9 @@ type Desired struct {
 	Purchased    bool   `json:"purchased,omitempty"`
 	Email        string `json:"email,omitempty"`
 	CustomerName string `json:"customer_name,omitempty"`
+	// Locale: the customer's language as Stripe gives it (the checkout's
+	// locale; a newer customer.updated's preferred_locales), for the emails.
+	Locale string `json:"locale,omitempty"`
 	// EmailAsOf: Stripe created time of the customer.updated that set
 	// Email and CustomerName (zero: they came with a purchase).
 	EmailAsOf    time.Time `json:"email_as_of,omitzero"`
@@ -414,6 +417,9 @@ func fold(r *Record, f billing.Fact, pol policy) {
 			if f.CustomerName != "" {
 				d.CustomerName = f.CustomerName
 			}
+			if f.Locale != "" {
+				d.Locale = f.Locale
+			}
 			d.EmailAsOf = c
 		}
 	case billing.TrialEnding:
@@ -552,6 +558,7 @@ func fillIdentity(d *Desired, f billing.Fact) {
 	}
 	set(&d.Email, f.Email)
 	set(&d.CustomerName, f.CustomerName)
+	set(&d.Locale, f.Locale)
 	set(&d.Customer, f.Customer)
 	set(&d.Subscription, f.Subscription)
 	set(&d.Checkout, f.CheckoutSession)
