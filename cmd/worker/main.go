@@ -56,8 +56,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("CREDENTIALS_KEY: %w", err)
 	}
-	templates, err := notify.LoadTemplates(notify.Branding{Dir: cfg.TemplatesDir, Brand: cfg.Brand,
-		Support: cfg.Support, LogoURL: cfg.LogoURL, AppName: cfg.AppName})
+	templates, err := worker.Templates(cfg.Mail)
 	if err != nil {
 		return err
 	}

@@ -36,16 +36,26 @@ func OperatorService(ctx context.Context, js jetstream.JetStream, cfg envconfig.
 	if err != nil {
 		return nil, err
 	}
+	templates, err := Templates(cfg.Mail)
+	if err != nil {
+		return nil, err
+	}
 	kv, err := js.KeyValue(ctx, events.BucketAccounts)
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", events.BucketAccounts, err)
 	}
 	return NewService(Config{
-		Provisioning:   provisioning.Config{GracePeriod: &cfg.GracePeriod, DeleteAfter: &cfg.DeleteAfter},
+		Provisioning:   provisioning.Config{GracePeriod: &cfg.GracePeriod, DeleteAfter: &cfg.DeleteAfter, Templates: templates},
 		Plans:          plans,
 		PureVPN:        pc,
 		VPNKI:          vc,
 		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
 		CredentialsKey: key,
 	}, js, kv, log)
+}
+
+// Templates are the emails as the MAIL_* variables brand them, for the
+// worker and the operator tools alike.
+func Templates(m envconfig.Mail) (*notify.Templates, error) {
+	return notify.LoadTemplates(notify.Branding{Dir: m.TemplatesDir, Brand: m.Brand, Support: m.Support, LogoURL: m.LogoURL, AppName: m.AppName})
 }
