@@ -10,9 +10,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/vpnbill/vpnbill/internal/version"
 )
 
 func main() {
+	if exit, code := version.CommandLine("console", os.Args[1:], os.Stdout, os.Stderr); exit {
+		os.Exit(code)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Environ(), nil); err != nil {
