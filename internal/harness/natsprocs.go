@@ -348,7 +348,7 @@ func (p *Process) WaitHTTP(url string, within time.Duration) error {
 		}
 		select {
 		case <-p.exited:
-			return fmt.Errorf("%s ended before %s answered: %v%s", p.name, url, p.err, p.Tail())
+			return fmt.Errorf("%s ended (%s) before %s answered%s", p.name, p.cmd.ProcessState, url, p.Tail())
 		case <-ctx.Done():
 			return fmt.Errorf("%s: %s did not answer 200 within %s%s", p.name, url, within, p.Tail())
 		case <-time.After(20 * time.Millisecond):
