@@ -589,34 +589,39 @@ func waitSettled(t *testing.T, js jetstream.JetStream, within time.Duration) (de
 	}
 }
 
-// auditTrail is every audit in stream AUDIT.
+// auditTrail is every audit in stream AUDIT, read until as many as the
+// stream holds have been read.
 func auditTrail(t *testing.T, js jetstream.JetStream) []events.Audit {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, events.StreamAudit, jetstream.OrderedConsumerConfig{})
+	stream, err := js.Stream(ctx, events.StreamAudit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := stream.CachedInfo().State.Msgs
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []events.Audit
-	for {
-		batch, err := cons.FetchNoWait(500)
+	for uint64(len(out)) < held {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := 0
 		for m := range batch.Messages() {
-			n++
 			a, err := events.DecodeAudit(m.Data())
 			if err != nil {
 				t.Fatal(err)
 			}
 			out = append(out, a)
 		}
-		if n == 0 {
-			return out
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of the %d audits in 2 min: %v", len(out), held, batch.Error())
 		}
 	}
+	return out
 }
 
 // scrapeOutcomes sums the workers' vpnbill_worker_events_total by consumer
