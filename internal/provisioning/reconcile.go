@@ -404,6 +404,13 @@ func (s *pass) intent(ctx context.Context, key, name string, want func(r *Record
 		r.Lease.Until = s.cfg.Now().Add(s.cfg.LeaseFor)
 		return nil
 	})
+	var leased *LeasedError
+	if err != nil && !errors.Is(err, errStale) && !errors.As(err, &leased) {
+		// The write's answer was lost (a NATS leader election): it may
+		// have been stored. No call was made, so the intent is withdrawn,
+		// lest the next pass take it for a call cut short by a crash.
+		s.withdraw(ctx, key, st)
+	}
 	if err != nil {
 		return r, nil, err
 	}
@@ -411,18 +418,79 @@ func (s *pass) intent(ctx context.Context, key, name string, want func(r *Record
 	return r, st, nil
 }
 
+// writeRetryFor bounds how long a pass retries a step's write whose answer
+// was lost (a NATS leader election takes seconds): well within its lease
+// (Config.LeaseFor, renewed by every write), so nobody else drives the
+// record meanwhile.
+const writeRetryFor = 60 * time.Second
+
+// retryWrite runs write until it succeeds, fails for a reason of the
+// record's (the step was taken over, the lease lost), or writeRetryFor
+// has passed. Every write it retries is a compare-and-swap that recognises
+// its own earlier success, so a retry never applies anything twice.
+func (s *pass) retryWrite(ctx context.Context, write func() (*Record, error)) (*Record, error) {
+	deadline := time.Now().Add(writeRetryFor)
+	wait := 100 * time.Millisecond
+	for {
+		r, err := write()
+		var leased *LeasedError
+		if err == nil || errors.Is(err, errTakenOver) || errors.Is(err, errStale) || errors.As(err, &leased) ||
+			ctx.Err() != nil || time.Now().After(deadline) {
+			return r, err
+		}
+		s.log.Warn("step write not confirmed; retrying", zap.String("account", s.key), zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return r, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// withdraw clears st, an intent whose write may have been stored, unless
+// it is gone already.
+func (s *pass) withdraw(ctx context.Context, key string, st *Step) {
+	_, err := s.retryWrite(ctx, func() (*Record, error) {
+		return s.updateKey(ctx, key, func(r *Record) error {
+			if r.Step == nil || r.Step.Attempt != st.Attempt {
+				return errNoChange
+			}
+			r.Step = nil
+			return nil
+		})
+	})
+	if err != nil {
+		s.log.Warn("intent not withdrawn; the next pass recovers it", zap.String("account", key), zap.Error(err))
+	}
+}
+
+// errTakenOver: the step's intent is not the record's step any more.
+var errTakenOver = errors.New("was taken over")
+
 // result writes the outcome of st with apply and clears the step.
+// A result whose write's answer is lost (a NATS leader election) is
+// written again until it is confirmed: the record keeps the attempt of the
+// last result written (LastStep), so a retry finds its own earlier write
+// and applies nothing twice. The call was made: its result must not be
+// left for the next pass to take for a crash (a create in review, an
+// email sent twice).
 func (s *pass) result(ctx context.Context, key string, st *Step, apply func(r *Record)) (*Record, error) {
-	r, err := s.updateKey(ctx, key, func(r *Record) error {
-		if r.Step == nil || r.Step.Attempt != st.Attempt {
-			return fmt.Errorf("step %s attempt %s was taken over", st.Name, st.Attempt)
-		}
-		r.Step = nil
-		if s.holds(r) {
-			r.Lease.Until = s.cfg.Now().Add(s.cfg.LeaseFor)
-		}
-		apply(r)
-		return nil
+	r, err := s.retryWrite(ctx, func() (*Record, error) {
+		return s.updateKey(ctx, key, func(r *Record) error {
+			if r.Step == nil && r.LastStep == st.Attempt {
+				return errNoChange // written already: its answer was lost
+			}
+			if r.Step == nil || r.Step.Attempt != st.Attempt {
+				return fmt.Errorf("step %s attempt %s %w", st.Name, st.Attempt, errTakenOver)
+			}
+			r.Step, r.LastStep = nil, st.Attempt
+			if s.holds(r) {
+				r.Lease.Until = s.cfg.Now().Add(s.cfg.LeaseFor)
+			}
+			apply(r)
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err

@@ -44,6 +44,9 @@ type Record struct {
 	// Step: the call whose intent was written and whose result was not. A
 	// step found here without a live lease was cut short by a crash.
 	Step *Step `json:"step,omitempty"`
+	// LastStep: the attempt of the last step whose result was written, by
+	// which a result written again (its first answer lost) knows it was.
+	LastStep string `json:"last_step,omitempty"`
 	// Review: an operator must decide (an uncertain create with no way to
 	// prove what exists). Nothing is driven while it is set.
 	Review *Review `json:"review,omitempty"`
