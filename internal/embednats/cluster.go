@@ -22,7 +22,7 @@ type Cluster struct {
 // StartCluster starts n clustered JetStream servers on loopback, each with
 // its store under dir, and waits until JetStream has a meta leader.
 func StartCluster(n int, dir string) (*Cluster, error) {
-	ports, err := freePorts(n)
+	ports, err := FreePorts(n)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,9 @@ func (c *Cluster) Stop() {
 	}
 }
 
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n distinct loopback ports nobody listens on now (the
+// cluster's route ports; the harness's process ports).
+func FreePorts(n int) ([]int, error) {
 	var ports []int
 	var lns []net.Listener
 	defer func() {

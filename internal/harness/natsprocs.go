@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vpnbill/vpnbill/internal/embednats"
 )
 
 // natsServerModule is the nats-server go.mod requires; its binary is built
@@ -99,7 +100,7 @@ func NATSProcesses(t testing.TB, n int) *NATSProcessCluster {
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}
-	ports, err := freePorts(3 * n)
+	ports, err := embednats.FreePorts(3 * n)
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}
@@ -380,29 +381,9 @@ func GoBuild(t testing.TB, pkg string) string {
 // now, for a process to listen on.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ports, err := freePorts(1)
+	ports, err := embednats.FreePorts(1)
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}
 	return fmt.Sprintf("127.0.0.1:%d", ports[0])
-}
-
-// freePorts returns n distinct loopback ports nobody listens on now.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
