@@ -434,7 +434,11 @@ func (s *pass) retryWrite(ctx context.Context, write func() (*Record, error)) (*
 	for {
 		r, err := write()
 		var leased *LeasedError
-		if err == nil || errors.Is(err, errTakenOver) || errors.Is(err, errStale) || errors.As(err, &leased) ||
+		// A step "taken over" may be a stale read: just after a NATS
+		// restart a replica that has not caught up can answer a read (a
+		// record without the step's intent). A true takeover needs the
+		// lease lapsed, which writeRetryFor is well within: look again.
+		if err == nil || errors.Is(err, errStale) || errors.As(err, &leased) ||
 			ctx.Err() != nil || time.Now().After(deadline) {
 			return r, err
 		}
