@@ -494,11 +494,11 @@ func TestConsoleDisabledByDefault(t *testing.T) {
 
 // The probes ask the ports the processes are told to listen on: the
 // webhook's /healthz and /readyz on its public port (WEBHOOK_ADDR), the
-// worker's on METRICS_ADDR.
+// worker's on METRICS_ADDR, the console's on ADMIN_ADDR.
 func TestProbes(t *testing.T) {
 	t.Parallel()
 	m := render(t)
-	for comp, addrVar := range map[string]string{"webhook": "WEBHOOK_ADDR", "worker": "METRICS_ADDR"} {
+	for comp, addrVar := range map[string]string{"webhook": "WEBHOOK_ADDR", "worker": "METRICS_ADDR", "console": "ADMIN_ADDR"} {
 		c := m.deployment(t, comp).Spec.Template.Spec.Containers[0]
 		var addr string
 		for _, e := range c.Env {

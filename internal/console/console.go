@@ -130,6 +130,8 @@ func (c *Console) routes() {
 	m := http.NewServeMux()
 	static, _ := fs.Sub(assets, "static")
 	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	m.HandleFunc("GET /healthz", c.healthz)
+	m.HandleFunc("GET /readyz", c.readyz)
 	m.HandleFunc("GET /signin", c.signinPage)
 	m.HandleFunc("POST /signin", c.signin)
 	m.HandleFunc("POST /signout", c.signedIn(c.signout))
@@ -257,3 +259,25 @@ func (c *Console) audited(r *http.Request, action, record, why string, act func(
 }
 
 var errNoReason = errors.New("say why: the reason is kept in the audit trail")
+
+// healthz answers 200 while the process serves: the liveness probe. It
+// needs no sign-in and says nothing but "ok".
+func (c *Console) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz answers 200 when JetStream answers (the console can read the
+// streams and records), else 503: the readiness probe. It needs no sign-in
+// and names nothing of the deployment.
+func (c *Console) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if _, err := c.ops.JS.AccountInfo(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("jetstream unavailable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}

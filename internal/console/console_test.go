@@ -244,6 +244,28 @@ func TestNothingWithoutSigningIn(t *testing.T) {
 	}
 }
 
+// The probes' endpoints answer without signing in, and say nothing of the
+// deployment: /healthz while the process serves, /readyz while JetStream
+// answers (503 once it does not).
+func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := b.client(t)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		status, body := b.get(t, c, p)
+		if status != http.StatusOK || body != "ok\n" {
+			t.Errorf("GET %s signed out: %d %q, want 200 \"ok\"", p, status, body)
+		}
+	}
+	b.w.NATS.Stop() // stopping it early is allowed; the cleanup stops it again
+	if status, _ := b.get(t, c, "/readyz"); status != http.StatusServiceUnavailable {
+		t.Errorf("GET /readyz with JetStream down: %d, want 503", status)
+	}
+	if status, _ := b.get(t, c, "/healthz"); status != http.StatusOK {
+		t.Errorf("GET /healthz with JetStream down: %d, want 200 (the process still serves)", status)
+	}
+}
+
 func TestFinanceCannotActAndCSRFIsChecked(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
