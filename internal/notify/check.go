@@ -46,20 +46,8 @@ type Checked struct {
 // ctx bounds both sessions; Config.Timeout bounds each step.
 func (m *Mailer) Check(ctx context.Context) (Checked, error) {
 	ok := Checked{Addr: net.JoinHostPort(m.ep.host, strconv.Itoa(m.ep.port)), TLS: m.ep.tls.String(), Auth: m.ep.user != ""}
-	var stops []func() bool
-	defer func() {
-		for _, stop := range stops {
-			stop()
-		}
-	}()
-	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := m.dial(dctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		stops = append(stops, context.AfterFunc(ctx, func() { conn.Close() }))
-		return conn, nil
-	}
+	dial, stop := m.dialUntil(ctx)
+	defer stop()
 	client, err := m.newClient(dial)
 	if err != nil {
 		return ok, m.scrub(&CheckError{Step: StepConnect, Err: err})

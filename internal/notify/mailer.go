@@ -20,6 +20,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/wneessen/go-mail"
 	"go.uber.org/zap"
@@ -106,20 +107,8 @@ func (m *Mailer) Send(ctx context.Context, msg Message) error {
 
 	// Close the connection when ctx ends, so a cancelled Send returns promptly instead of
 	// waiting out Config.Timeout on a stalled server.
-	var stops []func() bool
-	defer func() {
-		for _, stop := range stops {
-			stop()
-		}
-	}()
-	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := m.dial(dctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		stops = append(stops, context.AfterFunc(ctx, func() { conn.Close() }))
-		return conn, nil
-	}
+	dial, stop := m.dialUntil(ctx)
+	defer stop()
 
 	client, err := m.newClient(dial)
 	if err != nil {
@@ -319,3 +308,28 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.text }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// dialUntil is m's dialer whose connections are closed when ctx ends, so a
+// cancelled session returns promptly instead of waiting out Config.Timeout
+// on a stalled server. stop releases the watch on ctx.
+func (m *Mailer) dialUntil(ctx context.Context) (dial func(context.Context, string, string) (net.Conn, error), stop func()) {
+	var mu sync.Mutex
+	var stops []func() bool
+	dial = func(dctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := m.dial(dctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		stops = append(stops, context.AfterFunc(ctx, func() { conn.Close() }))
+		mu.Unlock()
+		return conn, nil
+	}
+	return dial, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range stops {
+			s()
+		}
+	}
+}
