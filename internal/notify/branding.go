@@ -107,6 +107,7 @@ var localeTexts = map[string]localeText{
 			TrialEnding:      "Your VPN trial ends soon",
 			PaymentAction:    "Please confirm your VPN payment",
 			Ending:           "Your VPN subscription is ending",
+			PortalLink:       "Your link to your VPN account",
 		},
 		seat:     "seat %d of %d",
 		seatLine: "This is seat %d of %d of your plan.",
@@ -127,6 +128,7 @@ var localeTexts = map[string]localeText{
 			TrialEnding:      "Ihr VPN-Testzeitraum endet bald",
 			PaymentAction:    "Bitte bestätigen Sie Ihre VPN-Zahlung",
 			Ending:           "Ihr VPN-Abonnement endet",
+			PortalLink:       "Ihr Link zu Ihrem VPN-Konto",
 		},
 		seat:     "Zugang %d von %d",
 		seatLine: "Dies ist Zugang %d von %d Ihres Tarifs.",
@@ -198,7 +200,13 @@ func LoadTemplates(b Branding) (*Templates, error) {
 			withServer := sampleData()
 			withApp := withServer
 			withApp.Server, withApp.Protocols = "", ""
-			for _, d := range []Data{withServer, withApp} {
+			trials := []Data{withServer, withApp}
+			if !kindSpecs[kind].portalURL {
+				noPortal := withServer
+				noPortal.PortalURL = ""
+				trials = append(trials, noPortal)
+			}
+			for _, d := range trials {
 				d.Locale = loc
 				if _, err := t.render(kind, d); err != nil {
 					return nil, fmt.Errorf("MAIL_TEMPLATES_DIR: %s email (%s) does not render: %w", kind, loc, err)
@@ -307,6 +315,7 @@ func sampleData() Data {
 		Username: "user_1", Password: "secret-1", App: "VPN", Server: "vpn.example.com", Protocols: "OpenVPN",
 		Seat: 1, Seats: 2, PaidThrough: day, DeleteAt: day.AddDate(0, 1, 0), AmountDue: "9.99 EUR",
 		InvoiceURL: "https://invoice.example.com/i/1", MessageID: "<sample@vpnbill>",
+		PortalURL: "https://vpn.example.com/account?t=sample",
 	}
 }
 

@@ -88,6 +88,7 @@ func TestTemplatesGermanEveryKind(t *testing.T) {
 		for _, d := range []Data{pureVPNData(), vpnkiData()} {
 			d = seat(d, 1, 1)
 			d.Locale = "de"
+			d.PortalURL = portalURL
 			msg, err := tpl.Render(kind, d)
 			if err != nil {
 				t.Fatalf("%s: %v", kind, err)

@@ -31,11 +31,13 @@ const (
 	TrialEnding      Kind = "trial_ending"      // a free trial ends on PaidThrough; the first payment follows
 	PaymentAction    Kind = "payment_action"    // a payment needs the customer to confirm it (3-D Secure) at InvoiceURL
 	Ending           Kind = "ending"            // the subscription is set to end on PaidThrough (cancel at period end)
+	PortalLink       Kind = "portal_link"       // the link to the customer's own page (PortalURL), which they asked for
 )
 
 // Kinds returns every Kind, in the order a subscription may meet them.
 func Kinds() []Kind {
-	return []Kind{Welcome, TrialEnding, PaymentAction, PaymentFailed, Suspended, Resumed, CredentialsReset, SeatRemoved, Ending, Canceled, Deleted}
+	return []Kind{Welcome, TrialEnding, PaymentAction, PaymentFailed, Suspended, Resumed, CredentialsReset, SeatRemoved, Ending, Canceled, Deleted,
+		PortalLink}
 }
 
 // Data is what a template may show. Which fields a Kind requires is checked by Render.
@@ -76,6 +78,12 @@ type Data struct {
 
 	MessageID string // required; copied to Message.MessageID, e.g. "<welcome.sub_123.1@vpnbill>"
 
+	// PortalURL is the link to the customer's own page (internal/portal),
+	// with its signed token: every layout then ends the email with a
+	// "Manage your account" line. Optional (no customer page configured:
+	// no line); required for PortalLink, which is that link.
+	PortalURL string
+
 	// Locale is the customer's language as Stripe gives it (a checkout's
 	// locale, a customer's preferred_locales: "de", "de-DE", "auto"); the
 	// email is in the shipped language it names (Locales), else English.
@@ -94,6 +102,7 @@ type kindSpec struct {
 	deleteAt    bool
 	paidThrough bool // PaidThrough is required
 	invoiceURL  bool // InvoiceURL is required
+	portalURL   bool // PortalURL is required
 }
 
 var kindSpecs = map[Kind]kindSpec{
@@ -108,6 +117,7 @@ var kindSpecs = map[Kind]kindSpec{
 	TrialEnding:      {paidThrough: true},
 	PaymentAction:    {invoiceURL: true},
 	Ending:           {paidThrough: true},
+	PortalLink:       {portalURL: true},
 }
 
 type kindTemplates struct {
@@ -150,6 +160,11 @@ type view struct {
 	DeleteAt       string
 	AmountDue      string
 	InvoiceURL     string
+	// PortalURL is Data.PortalURL; PortalLine: the layout ends with the
+	// "Manage your account" line (a PortalURL, in any email but PortalLink,
+	// whose content is that link).
+	PortalURL  string
+	PortalLine bool
 }
 
 // Render builds the email of kind from d with the embedded templates,
@@ -198,6 +213,8 @@ func (t *Templates) render(kind Kind, d Data) (Message, error) {
 		DeleteAt:       words.date(d.DeleteAt),
 		AmountDue:      d.AmountDue,
 		InvoiceURL:     d.InvoiceURL,
+		PortalURL:      d.PortalURL,
+		PortalLine:     d.PortalURL != "" && kind != PortalLink,
 	}
 	if t.brand.AppName {
 		v.App = d.App
@@ -277,6 +294,13 @@ func (d Data) validate(kind Kind, spec kindSpec) error {
 			errs = append(errs, fmt.Errorf("InvoiceURL %q is not an http(s) URL", d.InvoiceURL))
 		}
 	}
+	if spec.portalURL && d.PortalURL == "" {
+		errs = append(errs, fmt.Errorf("PortalURL is required for %s", kind))
+	}
+	if d.PortalURL != "" && !httpURL(d.PortalURL) {
+		// Not quoted: it carries the customer's token.
+		errs = append(errs, errors.New("PortalURL is not an http(s) URL"))
+	}
 	for name, s := range map[string]string{"CustomerName": d.CustomerName, "PlanName": d.PlanName, "AmountDue": d.AmountDue,
 		"App": d.App, "Protocols": d.Protocols} {
 		if strings.ContainsAny(s, "\r\n") {
@@ -291,4 +315,30 @@ var blankLines = regexp.MustCompile(`\n{3,}`)
 // tidy collapses runs of blank lines that optional sections leave behind.
 func tidy(s string) string {
 	return strings.TrimSpace(blankLines.ReplaceAllString(s, "\n\n")) + "\n"
+}
+
+// Connect is the "How to connect" paragraph of the HTML emails, from d's
+// Server, Protocols and App (shown only if the branding names the app),
+// in d.Locale's language, with t's templates: for the customer's own page
+// (internal/portal), which tells it as the emails do. A layout override
+// without a "connect" template gets the embedded one. A nil t is the
+// embedded templates, unbranded.
+func (t *Templates) Connect(d Data) (htmltemplate.HTML, error) {
+	if t == nil {
+		t = embedded
+	}
+	lang := ResolveLocale(d.Locale)
+	v := view{Lang: lang, Brand: t.brand.Brand, Server: d.Server, Protocols: d.Protocols, Username: d.Username}
+	if t.brand.AppName {
+		v.App = d.App
+	}
+	html := t.sets[lang][Welcome].html
+	if html.Lookup("connect") == nil {
+		html = embedded.sets[lang][Welcome].html
+	}
+	var b bytes.Buffer
+	if err := html.ExecuteTemplate(&b, "connect", v); err != nil {
+		return "", fmt.Errorf("notify: how to connect: %w", err)
+	}
+	return htmltemplate.HTML(b.String()), nil //nolint:gosec // rendered by html/template, escaped there
 }

@@ -152,7 +152,9 @@ func TestRenderEveryKind(t *testing.T) {
 func TestRenderCoversEveryKind(t *testing.T) {
 	t.Parallel()
 	for _, kind := range Kinds() {
-		if _, err := Render(kind, seat(vpnkiData(), 1, 1)); err != nil {
+		d := seat(vpnkiData(), 1, 1)
+		d.PortalURL = portalURL
+		if _, err := Render(kind, d); err != nil {
 			t.Errorf("Render(%s): %v", kind, err)
 		}
 	}
