@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/notify"
@@ -124,35 +125,53 @@ func (s *Service) adoptByOperator(ctx context.Context, key, username string, aud
 	return err
 }
 
-// ResetCredentials gives the customer new credentials and emails them:
-// PureVPN changes the password in place; VPNKI, which cannot, replaces the
-// tunnel. It runs under the record's lease.
+// ResetCredentials gives the customer new credentials and emails them, as
+// NewCredentials does, for an operator (resend), who never sees them.
 func (s *Service) ResetCredentials(ctx context.Context, key string) error {
+	_, err := s.NewCredentials(ctx, key)
+	return err
+}
+
+// NewCredentials gives the account of record key new credentials, emails
+// them (credentials_reset), and returns them, for the customer's own page,
+// which shows them once: PureVPN changes the password in place; VPNKI,
+// which cannot, replaces the tunnel (a new tunnel name and password). It
+// runs under the record's lease, through the same intent/result writes as
+// the reconcile loop, then takes the record's next steps (the email).
+//
+// The record keeps the new password sealed only until that email is sent,
+// as it keeps any. Credentials with a password and an error: the
+// credentials were changed, but what followed failed (the email, which the
+// record's next pass sends); no password: nothing was changed, or VPNKI's
+// old tunnel was deleted and the new one is still owed (the next pass
+// makes it and emails it).
+func (s *Service) NewCredentials(ctx context.Context, key string) (Credentials, error) {
 	unlock, err := s.locks.lock(ctx, key)
 	if err != nil {
-		return err
+		return Credentials{}, err
 	}
 	defer unlock()
 	ps, r, err := s.acquire(ctx, key)
 	if err != nil {
-		return err
+		return Credentials{}, err
 	}
 	defer ps.release()
 	if !r.Actual.Exists {
-		return fmt.Errorf("%s has no account at the provider", key)
+		return Credentials{}, fmt.Errorf("%s has no account at the provider", key)
 	}
 	p, err := s.provider(r)
 	if err != nil {
-		return err
+		return Credentials{}, err
 	}
+	var creds Credentials
 	if p.Capabilities().ChangePassword {
 		password, err := newPassword()
 		if err != nil {
-			return err
+			return Credentials{}, err
 		}
 		sealed, err := s.sealer.Seal(key, password)
 		if err != nil {
-			return err
+			return Credentials{}, err
 		}
 		r, err = ps.call(ctx, r, "password", func(r *Record) bool { return r.Actual.Exists },
 			func(ctx context.Context, p Provider, r *Record) (func(*Record), error) {
@@ -167,8 +186,9 @@ func (s *Service) ResetCredentials(ctx context.Context, key string) error {
 				}, nil
 			})
 		if err != nil {
-			return err
+			return Credentials{}, err
 		}
+		creds = credentialsOf(r.Actual, password)
 	} else {
 		// Delete the tunnel, then the reconcile loop makes a new one and
 		// sends its credentials.
@@ -183,16 +203,51 @@ func (s *Service) ResetCredentials(ctx context.Context, key string) error {
 					r.Actual.ResetPending = true
 				}, nil
 			}); err != nil {
-			return err
+			return Credentials{}, err
+		}
+		// The new tunnel's steps, up to its credentials_reset email: once
+		// sent, the record lets its sealed password go, so it is read here
+		// first.
+		resetMail := mailPrefix + string(notify.CredentialsReset) + "."
+		ps.limit = func(name string) bool { return !strings.HasPrefix(name, resetMail) }
+		r, err = ps.drive(ctx, r)
+		ps.limit = nil
+		if err != nil {
+			return Credentials{}, errors.Join(err, s.flush(ctx, key, r))
+		}
+		if r != nil && r.Actual.Exists && len(r.Actual.Password) > 0 {
+			password, err := s.sealer.Open(key, r.Actual.Password)
+			if err != nil {
+				return Credentials{}, errors.Join(err, s.flush(ctx, key, r))
+			}
+			creds = credentialsOf(r.Actual, password)
 		}
 	}
 	// Then the record's own next steps (a new tunnel, the email), as
 	// Reconcile takes them.
 	if r, err = ps.drive(ctx, r); err != nil {
-		return errors.Join(err, s.flush(ctx, key, r))
+		return creds, errors.Join(err, s.flush(ctx, key, r))
 	}
-	return s.flush(ctx, key, r)
+	return creds, s.flush(ctx, key, r)
 }
+
+// credentialsOf are the credentials of account a with password.
+func credentialsOf(a Actual, password string) Credentials {
+	return Credentials{Username: a.Username, Login: a.Login, Password: password, Server: a.Server, Expiry: a.Expiry}
+}
+
+// SignIn is the name the customer signs in with: Login where the provider
+// gives one, else Username.
+func (c Credentials) SignIn() string {
+	if c.Login != "" {
+		return c.Login
+	}
+	return c.Username
+}
+
+// SignIn is the name the customer signs in to account a with, as
+// Credentials.SignIn.
+func (a Actual) SignIn() string { return Credentials{Username: a.Username, Login: a.Login}.SignIn() }
 
 // newPassword returns 8 random letters and digits, what PureVPN accepts.
 func newPassword() (string, error) {

@@ -119,6 +119,12 @@ type Config struct {
 	// Templates render the emails (a reseller's templates and brand,
 	// notify.LoadTemplates). Default nil: the embedded ones, unbranded.
 	Templates *notify.Templates
+	// PortalLink, if set, is the link to the customer's own page of the
+	// subscription or order whose first record's key is rootKey (a seat's
+	// record links to its first: the page shows every seat), valid from
+	// now (portal.Links.Link): every email carries it as
+	// notify.Data.PortalURL. Default nil: no link.
+	PortalLink func(rootKey string, now time.Time) string
 }
 
 // WithDefaults returns a copy of c with every unset field set to its
