@@ -23,7 +23,7 @@ import (
 var secretVars = []string{
 	"STRIPE_WEBHOOK_SECRET", "PUREVPN_API_PASSWORD", "VPNKI_API_KEY",
 	"SMTP_URL", "CREDENTIALS_KEY", "STRIPE_API_KEY",
-	"CONSOLE_USERS", "CONSOLE_SESSION_KEY",
+	"CONSOLE_USERS", "CONSOLE_SESSION_KEY", "PORTAL_KEY",
 }
 
 // Common is read by every command.
@@ -118,6 +118,8 @@ type Worker struct {
 	Concurrency int `env:"WORKER_CONCURRENCY" envDefault:"4"`
 	// Mail: the emails' branding (templates, brand, support, logo).
 	Mail
+	// Portal: the customer page's link in every email. Optional.
+	Portal
 }
 
 // Ctl is cmd/vpnbillctl's configuration. Only NATS is needed by most
@@ -152,6 +154,9 @@ type Ctl struct {
 	StripeWebhookSecret string `env:"STRIPE_WEBHOOK_SECRET"`
 	// Mail: as the worker's, for the emails `resend` sends.
 	Mail
+	// Portal: as the worker's, for the link in those emails (and the
+	// console's customer page). Optional.
+	Portal
 }
 
 // LoadCtl reads cmd/vpnbillctl's configuration from the environment.
@@ -175,7 +180,7 @@ func LoadCtlFrom(environ []string) (Ctl, error) {
 	if (c.VPNKIURL != "") != (c.VPNKIKey != "") {
 		errs = append(errs, errors.New("VPNKI_API_URL and VPNKI_API_KEY go together"))
 	}
-	errs = append(errs, checkDurations(c.Providers, c.GracePeriod, c.DeleteAfter))
+	errs = append(errs, checkDurations(c.Providers, c.GracePeriod, c.DeleteAfter), c.Portal.check())
 	return c, errors.Join(errs...)
 }
 
@@ -227,6 +232,16 @@ type Console struct {
 	// Default: plain HTTP.
 	TLSCert string `env:"CONSOLE_TLS_CERT_FILE"`
 	TLSKey  string `env:"CONSOLE_TLS_KEY_FILE"`
+	// PortalAddr: where to serve the customer's own page (internal/portal),
+	// a second, public-facing listener that carries nothing of the
+	// console. It needs PORTAL_URL and PORTAL_KEY, and the variables of
+	// `resend` (CanProvision). Default "": no customer page.
+	PortalAddr string `env:"PORTAL_ADDR"`
+	// PortalClientIPHeader: the request header a reverse proxy in front of
+	// the customer page puts the client's address in (X-Forwarded-For: its
+	// last entry; X-Real-IP), for the page's rate limits; trusted only
+	// when set. Default: the connection's address.
+	PortalClientIPHeader string `env:"PORTAL_CLIENT_IP_HEADER"`
 }
 
 // LoadConsoleFrom reads cmd/console's configuration from environ (NAME=value
@@ -258,6 +273,9 @@ func LoadConsoleFrom(environ []string) (Console, error) {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("CONSOLE_TLS_CERT_FILE and CONSOLE_TLS_KEY_FILE go together"))
 	}
+	if c.PortalAddr != "" && !c.PortalEnabled() {
+		errs = append(errs, errors.New("PORTAL_ADDR is set: PORTAL_URL and PORTAL_KEY are required"))
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -286,7 +304,7 @@ func LoadWorker() (Worker, error) {
 	if w.PureVPNURL == "" && w.VPNKIURL == "" {
 		errs = append(errs, errors.New("no provider configured: set PUREVPN_API_URL or VPNKI_API_URL"))
 	}
-	errs = append(errs, checkDurations(w.Providers, w.GracePeriod, w.DeleteAfter))
+	errs = append(errs, checkDurations(w.Providers, w.GracePeriod, w.DeleteAfter), w.Portal.check())
 	if _, _, err := stripeLivemode(w.StripeMode, w.StripeAPIKey); err != nil {
 		errs = append(errs, err)
 	}
