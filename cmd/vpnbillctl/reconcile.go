@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,8 @@ suspend, resume or renew it (renew after a fresh status, only while short), audi
 worker's, and sends the emails the record owes. It never creates or deletes anything. A record
 a worker holds is waited for (up to 30s), then reported busy. --fix needs the worker's
 variables (PLANS_FILE, SMTP_URL, MAIL_FROM, CREDENTIALS_KEY and the providers').
+Every run's result (when, who, records, drift, unfixed) is recorded in stream AUDIT
+(audit.reconcile.run); the console's overview shows the last one.
 Exit 0: no drift (or all of it fixed); 3: drift remains.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -45,7 +48,7 @@ Exit 0: no drift (or all of it fixed); 3: drift remains.`,
 				refresher = svc
 			}
 			rep, err := o.Reconcile(cmd.Context(), ops.ReconcileOptions{
-				Providers: provs, Fix: fix, Refresher: refresher, Grace: new(a.cfg.GracePeriod),
+				Providers: provs, Fix: fix, Refresher: refresher, Grace: new(a.cfg.GracePeriod), By: "vpnbillctl",
 				OnFix: func(d ops.Drift) {
 					state := "fixed"
 					if !d.Fixed {
@@ -54,7 +57,8 @@ Exit 0: no drift (or all of it fixed); 3: drift remains.`,
 					fmt.Fprintf(a.errOut, "%s: %s %s %s %s: %s\n", state, d.Kind, d.Key, d.Provider, d.Username, d.Action)
 				},
 			})
-			if err != nil {
+			notRecorded := errors.Is(err, ops.ErrRunNotRecorded)
+			if err != nil && !notRecorded {
 				return err
 			}
 			if err := a.print(rep, func(t *table) {
@@ -70,6 +74,9 @@ Exit 0: no drift (or all of it fixed); 3: drift remains.`,
 				return err
 			}
 			fmt.Fprintf(a.errOut, "%d records, %d tunnels checked; %d drift, %d unfixed\n", rep.Records, rep.Tunnels, len(rep.Drift), rep.Unfixed())
+			if notRecorded {
+				fmt.Fprintf(a.errOut, "warning: %v (the console's overview will not show this run)\n", err)
+			}
 			if rep.Unfixed() > 0 {
 				return errProblems
 			}

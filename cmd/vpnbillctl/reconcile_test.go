@@ -116,6 +116,12 @@ func TestReconcileCommand(t *testing.T) {
 	if len(b.pure.Accounts()) != accounts || len(b.tunnels.Tunnels()) != tunnels {
 		t.Error("reconcile --fix deleted or made an account")
 	}
+	// Every run is recorded where the console's overview reads it.
+	run, ok, err := (&ops.Ops{JS: b.js}).LastReconcile(context.Background())
+	if err != nil || !ok || run.By != "vpnbillctl" || !run.Fix || run.Drift != 2 || run.Unfixed != 1 ||
+		run.Kinds[ops.DriftOrphanTunnel] != 1 || run.Status() != "drift" {
+		t.Errorf("the --fix run recorded as %+v (found %t, %v)", run, ok, err)
+	}
 	if code, _, _ := b.ctl(t, "reconcile", "extra"); code != exitUsage {
 		t.Errorf("reconcile with an argument: exit %d, want %d", code, exitUsage)
 	}

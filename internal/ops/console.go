@@ -43,13 +43,17 @@ type Overview struct {
 	// EventsLastHour: Stripe events stored in STRIPE in the last hour
 	// (replays and dead-letter retries included).
 	EventsLastHour uint64 `json:"events_last_hour"`
+	// LastReconcile: the newest recorded reconcile run (LastReconcile),
+	// from vpnbillctl or the console; nil if none is recorded.
+	LastReconcile *ReconcileRun `json:"last_reconcile,omitempty"`
 }
 
 // PerMinute is the events of the last hour per minute.
 func (o Overview) PerMinute() float64 { return float64(o.EventsLastHour) / 60 }
 
 // Overview counts the dead letters and the records in review, reads the
-// workers' consumers' lag and counts the Stripe events of the last hour.
+// workers' consumers' lag, counts the Stripe events of the last hour and
+// reads the last reconcile run's result.
 func (o *Ops) Overview(ctx context.Context) (Overview, error) {
 	ov := Overview{Now: o.now().UTC()}
 	dead, err := o.JS.Stream(ctx, events.StreamDead)
@@ -102,6 +106,13 @@ func (o *Ops) Overview(ctx context.Context) (Overview, error) {
 		if found && seq <= si.State.LastSeq {
 			ov.EventsLastHour = si.State.LastSeq - seq + 1
 		}
+	}
+	run, ok, err := o.LastReconcile(ctx)
+	if err != nil {
+		return ov, err
+	}
+	if ok {
+		ov.LastReconcile = &run
 	}
 	return ov, nil
 }

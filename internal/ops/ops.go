@@ -1,9 +1,13 @@
 // Package ops owns the operator's operations over vpnbill's streams and
-// account records, for cmd/vpnbillctl: listing, retrying and dropping dead
-// letters, the records in review and their resolution, an account's record,
-// credential resets, replaying stored Stripe events, an account's usage, the
-// finance report read from the audit trail, reconciliation of the records
-// with the providers, and catching up on Stripe events the endpoint missed.
+// account records, for cmd/vpnbillctl and the web console
+// (internal/console): listing, retrying and dropping dead letters, the
+// records in review and their resolution, an account's record and its
+// provider's live view of it, credential resets, the recent Stripe events
+// with their outcomes, replaying stored Stripe events (all since a point,
+// or one), an account's usage, the finance report read from the audit
+// trail, reconciliation of the records with the providers (every run
+// recorded in AUDIT, see ReconcileRun), and catching up on Stripe events
+// the endpoint missed.
 //
 // Every operation returns data; rendering it (tables, CSV, JSON) is the
 // command's job. Nothing here prints a password, a sealed password or a
@@ -25,11 +29,13 @@ import (
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 )
 
-// Provisioner is what `review resolve` and `resend` need of a
-// provisioning.Service. Both run under the record's lease and reconcile.
+// Provisioner is what `review resolve`, `resend` and the safe fixes of
+// reconcile need of a provisioning.Service. Each runs under the record's
+// lease and through the worker's step machine.
 type Provisioner interface {
 	ResolveReview(ctx context.Context, key string, action provisioning.ReviewAction, username string) error
 	ResetCredentials(ctx context.Context, key string) error
+	Refresher
 }
 
 // UsageReader reads the connections of one account at a provider that
@@ -49,11 +55,16 @@ type Ops struct {
 	// JS is the JetStream context; the streams and bucket must exist (the
 	// worker and webhook declare them).
 	JS jetstream.JetStream
-	// Provisioner, if set, resolves reviews and resets credentials.
+	// Provisioner, if set, resolves reviews, resets credentials and is the
+	// Refresher of the safe fixes.
 	Provisioner Provisioner
 	// UsageReaders read usage, by provider; a provider missing here is not
 	// configured.
 	UsageReaders map[providers.Name]UsageReader
+	// Providers are the provider adapters, by name, that LiveState reads
+	// accounts with (status calls only); a provider missing here is not
+	// configured. Reconcile takes its own (ReconcileOptions.Providers).
+	Providers map[providers.Name]provisioning.Provider
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Log receives progress lines; default none.
@@ -95,6 +106,13 @@ func (o *Ops) scan(ctx context.Context, stream string, cfg jetstream.OrderedCons
 	if err != nil {
 		return fmt.Errorf("stream %s: %w", stream, err)
 	}
+	// Nothing to deliver (a filter or start that matches nothing): a fetch
+	// would wait out its expiry.
+	if ci, err := cons.Info(ctx); err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	} else if ci.NumPending == 0 {
+		return nil
+	}
 	for {
 		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
@@ -113,7 +131,8 @@ func (o *Ops) scan(ctx context.Context, stream string, cfg jetstream.OrderedCons
 			if err := fn(m); err != nil {
 				return err
 			}
-			if meta.Sequence.Stream == last {
+			// The last message stored, or the last one the filter matches.
+			if meta.Sequence.Stream == last || meta.NumPending == 0 {
 				return nil
 			}
 		}

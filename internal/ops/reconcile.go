@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 
 	"github.com/vpnbill/vpnbill/internal/account"
 	"github.com/vpnbill/vpnbill/internal/events"
@@ -97,6 +98,21 @@ type ReconcileOptions struct {
 	StuckAfter time.Duration
 	// OnFix, if set, is called after each fix attempt.
 	OnFix func(Drift)
+	// Progress, if set, is called as the run goes: once the records are
+	// read (Checked 0), after each record, and once at the end. It runs on
+	// Reconcile's goroutine and must return quickly.
+	Progress func(ReconcileProgress)
+	// By names who runs it, for the recorded run (ReconcileRun.By):
+	// "vpnbillctl", "console:<user>". Default "unknown".
+	By string
+}
+
+// ReconcileProgress is how far a reconcile run is.
+type ReconcileProgress struct {
+	Records int `json:"records"` // account records to check
+	Checked int `json:"checked"` // of those, checked so far
+	Drift   int `json:"drift"`   // drift rows found so far
+	Fixed   int `json:"fixed"`   // of those, fixed
 }
 
 // Refresher corrects one account record through the worker's step machine
@@ -122,6 +138,12 @@ type ReconcileReport struct {
 	Drift   []Drift `json:"drift"`
 }
 
+// Fixable reports whether the row is one the safe fixes (`vpnbillctl
+// reconcile --fix`, ReconcileOptions.Fix) correct: a row of a run without
+// Fix whose Remedy is that command. A row of a run with Fix that was not
+// fixed says why in its Action and Remedy instead.
+func (d Drift) Fixable() bool { return d.Remedy == remedyFixable }
+
 // Unfixed counts the drift rows not fixed.
 func (r ReconcileReport) Unfixed() int {
 	n := 0
@@ -146,7 +168,35 @@ type storedRecord struct {
 // are still checked. With opts.Fix, each record with fixable drift is
 // refreshed once (opts.Refresher): the worker's steps suspend, resume or
 // renew it, audited; everything else is reported with its remedy.
+//
+// Every run that is not canceled is recorded in stream AUDIT, as
+// ReconcileRun says (LastReconcile reads the newest), whether it found
+// drift or stopped on an error. If the record of a run that did not fail
+// cannot be stored, the whole report is returned with an error wrapping
+// ErrRunNotRecorded (and only then does an error wrap it).
 func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileReport, error) {
+	if opts.Fix && opts.Refresher == nil {
+		return ReconcileReport{}, fmt.Errorf("reconcile: fixing needs provisioning, which is %w", ErrNotConfigured)
+	}
+	started := o.now()
+	rep, err := o.reconcile(ctx, opts)
+	if ctx.Err() != nil {
+		return rep, err // canceled: not a run to record
+	}
+	rerr := o.recordRun(ctx, opts, started, rep, err)
+	switch {
+	case err != nil:
+		if rerr != nil && o.Log != nil {
+			o.Log.Warn("reconcile: the failed run was not recorded", zap.Error(rerr))
+		}
+		return rep, err
+	case rerr != nil:
+		return rep, rerr // the report is whole; only its record is missing
+	}
+	return rep, nil
+}
+
+func (o *Ops) reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileReport, error) {
 	// Unset is the worker's default; zero is zero.
 	opts.Grace = provisioning.Config{GracePeriod: opts.Grace}.WithDefaults().GracePeriod
 	if opts.LeaseWait == nil {
@@ -155,16 +205,25 @@ func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileRe
 	if opts.StuckAfter <= 0 {
 		opts.StuckAfter = 10 * time.Minute
 	}
-	if opts.Fix && opts.Refresher == nil {
-		return ReconcileReport{}, fmt.Errorf("reconcile: fixing needs provisioning, which is %w", ErrNotConfigured)
-	}
 	recs, claims, err := o.readAccounts(ctx)
 	if err != nil {
 		return ReconcileReport{}, err
 	}
 	now := o.now()
 	rep := ReconcileReport{Records: len(recs), Drift: []Drift{}}
-	add := func(d Drift) { rep.Drift = append(rep.Drift, d) }
+	fixed := 0
+	add := func(d Drift) {
+		rep.Drift = append(rep.Drift, d)
+		if d.Fixed {
+			fixed++
+		}
+	}
+	progress := func(checked int) {
+		if opts.Progress != nil {
+			opts.Progress(ReconcileProgress{Records: len(recs), Checked: checked, Drift: len(rep.Drift), Fixed: fixed})
+		}
+	}
+	progress(0)
 
 	// A provider that can list what exists (VPNKI) is read with one list
 	// for every account; the others with a status call per account.
@@ -187,7 +246,10 @@ func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileRe
 		rep.Tunnels += len(all)
 	}
 
-	for _, r := range recs {
+	for i, r := range recs {
+		if i > 0 {
+			progress(i)
+		}
 		o.recordDrift(r, now, opts, add)
 		name := providerOf(r.Record)
 		for _, old := range r.Actual.Retired { // to delete, at their own provider
@@ -276,6 +338,7 @@ func (o *Ops) Reconcile(ctx context.Context, opts ReconcileOptions) (ReconcileRe
 	slices.SortStableFunc(rep.Drift, func(a, b Drift) int {
 		return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.Username, b.Username), cmp.Compare(a.Kind, b.Kind))
 	})
+	progress(len(recs))
 	return rep, nil
 }
 
