@@ -453,16 +453,38 @@ func (s *pass) retryWrite(ctx context.Context, write func() (*Record, error)) (*
 }
 
 // withdraw clears st, an intent whose write may have been stored, unless
-// it is gone already.
+// it is gone already. "Gone" is proved by a write, never by a read alone:
+// a bucket read is a direct get that any replica may answer, and one that
+// has not caught up (just after a leader election or a restart) shows the
+// record without the intent that was stored. Taking that for the truth
+// leaves the intent for the next pass to take for a create cut short by a
+// crash (review). So withdraw always writes the record back with
+// compare-and-swap against the revision it read: the write succeeds only
+// if that read was the record as stored, and then the intent is gone
+// (cleared now, or never stored). A stale read fails the swap and is read
+// again. The extra revision is paid only after a lost answer.
 func (s *pass) withdraw(ctx context.Context, key string, st *Step) {
 	_, err := s.retryWrite(ctx, func() (*Record, error) {
-		return s.updateKey(ctx, key, func(r *Record) error {
-			if r.Step == nil || r.Step.Attempt != st.Attempt {
-				return errNoChange
-			}
+		r, snap, err := s.store.get(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			// The record held this pass's lease: it exists. A replica
+			// without it has not caught up.
+			return nil, fmt.Errorf("record %s not found on read: %w", key, errConflict)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if r.Step != nil && r.Step.Attempt == st.Attempt {
 			r.Step = nil
-			return nil
-		})
+		}
+		written, err := s.store.put(ctx, r, snap.rev)
+		if err != nil {
+			return nil, err
+		}
+		if key == s.key {
+			s.last = written
+		}
+		return r, nil
 	})
 	if err != nil {
 		s.log.Warn("intent not withdrawn; the next pass recovers it", zap.String("account", key), zap.Error(err))
@@ -538,7 +560,9 @@ func (s *pass) callAt(ctx context.Context, r *Record, p Provider, name string, w
 	if err != nil {
 		return r, err
 	}
+	called := s.locks.calling(s.key)
 	apply, callErr := do(ctx, p, r)
+	called()
 	s.cfg.Failpoint("call." + name)
 	if callErr != nil {
 		if _, err := s.result(ctx, r.Key, st, func(*Record) {}); err != nil {
@@ -562,7 +586,9 @@ func (s *pass) create(ctx context.Context, r *Record) (*Record, error) {
 	if err != nil {
 		return r, err
 	}
+	called := s.locks.calling(s.key)
 	creds, err := p.Create(ctx, plan.Plan())
+	called()
 	s.cfg.Failpoint("call." + stepCreate)
 	if err != nil {
 		return s.createFailed(ctx, r.Key, st, err)
