@@ -83,6 +83,19 @@ func RetryAfter(err error, d time.Duration) error { return &RetryError{Err: err,
 // the handler's slot is free meanwhile.
 func Busy(err error, d time.Duration) error { return &RetryError{Err: err, After: d, Busy: true} }
 
+// Unavailable reports whether err is JetStream being out of reach for a
+// while — a request that timed out or found no responder, a connection
+// down or reconnecting, a stream that did not answer, as during a leader
+// election or a restart of the cluster — rather than anything about the
+// message: the same request succeeds once the cluster is back.
+func Unavailable(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, &apiErr) && apiErr.Code == 503
+}
+
 // ConsumerConfig configures a consume loop.
 type ConsumerConfig struct {
 	// Concurrency is how many messages are handled at once. Default 4.

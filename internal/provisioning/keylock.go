@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,9 @@ type keyLocks struct {
 type keyLock struct {
 	sem  chan struct{} // a lock that a waiter can give up on (ctx)
 	refs int           // holders and waiters; the entry goes at zero
+	// calling: the holder waits on a provider call, which takes longer
+	// than any LockWait; a waiter that may give up does so at once.
+	calling atomic.Bool
 }
 
 // lock waits for key's lock or for ctx to end. The returned func unlocks.
@@ -42,6 +46,15 @@ func (k *keyLocks) lockWithin(ctx context.Context, key string, d time.Duration) 
 	l.refs++
 	k.mu.Unlock()
 
+	select {
+	case l.sem <- struct{}{}:
+		return func() { <-l.sem; k.done(key, l) }, nil
+	default:
+	}
+	if d >= 0 && l.calling.Load() {
+		k.done(key, l)
+		return nil, fmt.Errorf("%w: %s (a provider call in flight)", ErrBusy, key)
+	}
 	var timeout <-chan time.Time
 	if d >= 0 {
 		t := time.NewTimer(d)
@@ -58,6 +71,21 @@ func (k *keyLocks) lockWithin(ctx context.Context, key string, d time.Duration) 
 		k.done(key, l)
 		return nil, fmt.Errorf("%w: %s", ErrBusy, key)
 	}
+}
+
+// calling marks whether key's holder is in a provider call: a handler
+// that would only wait LockWait for it (lockWithin) gives up at once
+// rather than hold a worker slot for nothing. It returns the func that
+// clears the mark.
+func (k *keyLocks) calling(key string) func() {
+	k.mu.Lock()
+	l := k.locks[key]
+	k.mu.Unlock()
+	if l == nil {
+		return func() {}
+	}
+	l.calling.Store(true)
+	return func() { l.calling.Store(false) }
 }
 
 func (k *keyLocks) done(key string, l *keyLock) {

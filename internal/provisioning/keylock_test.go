@@ -73,3 +73,54 @@ func TestKeyLocksOtherKeysAndCancel(t *testing.T) {
 		t.Fatalf("%d lock entries left, want 0", n)
 	}
 }
+
+func TestKeyLocksGiveUpAtOnceDuringAProviderCall(t *testing.T) {
+	t.Parallel()
+	var k keyLocks
+	unlock, err := k.lock(context.Background(), "sub_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not in a call: a waiter waits its LockWait, then is busy.
+	if _, err := k.lockWithin(context.Background(), "sub_1", 20*time.Millisecond); !errors.Is(err, ErrBusy) {
+		t.Fatalf("waiter on a held lock: %v, want ErrBusy", err)
+	}
+	// In a call: busy at once, even with a LockWait far longer than the test.
+	called := k.calling("sub_1")
+	done := make(chan error, 1)
+	go func() {
+		_, err := k.lockWithin(context.Background(), "sub_1", time.Hour)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrBusy) {
+			t.Fatalf("waiter during a provider call: %v, want ErrBusy", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a waiter with LockWait 1h waited for a holder in a provider call")
+	}
+	// A waiter that waits as long as its context lets it is not turned away.
+	waited := make(chan error, 1)
+	go func() {
+		u, err := k.lock(context.Background(), "sub_1")
+		if err == nil {
+			u()
+		}
+		waited <- err
+	}()
+	called()
+	unlock()
+	if err := <-waited; err != nil {
+		t.Fatalf("lock after the call: %v", err)
+	}
+	// After the call a free lock is taken at once.
+	u, err := k.lockWithin(context.Background(), "sub_1", 0)
+	if err != nil {
+		t.Fatalf("free lock after the call: %v", err)
+	}
+	u()
+	if n := k.held(); n != 0 {
+		t.Fatalf("%d lock entries left", n)
+	}
+}

@@ -86,9 +86,10 @@ type Config struct {
 	// LeaseFor is how long a worker may drive a record without writing. Default 2m.
 	LeaseFor time.Duration
 	// LockWait is how long Reconcile waits for another handler of this
-	// process driving the same record (a provider call of it in flight)
-	// before it gives up with ErrBusy, so that the waiting handler is not
-	// held for a whole provider call. Default 10ms.
+	// process driving the same record before it gives up with ErrBusy, so
+	// that the waiting handler is not held for a whole provider call. A
+	// handler that finds the other one in a provider call gives up at
+	// once. Default 10ms.
 	LockWait time.Duration
 	// MailDomain is the right-hand side of Message-IDs. Default "vpnbill".
 	MailDomain string

@@ -271,6 +271,14 @@ func classify(err error) error {
 				return events.RetryAfter(err, pe.RetryAfter)
 			}
 		}
+	case events.Unavailable(err):
+		// JetStream out of reach (a leader election, a restart): the
+		// fault is not the message's, and every step is idempotent. Look
+		// again every second until it is back, without the growing delay
+		// of a failing message, which after a few busy deliveries would
+		// leave a customer waiting a minute after the cluster is back,
+		// and never toward a dead letter.
+		return events.Busy(err, time.Second)
 	}
 	return err
 }
