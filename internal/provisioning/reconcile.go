@@ -870,7 +870,7 @@ func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
 	seat := max(r.Desired.Seat, 1)
 	d := notify.Data{
 		To: r.Desired.Email, CustomerName: r.Desired.CustomerName, PlanName: r.Desired.Plan.Name,
-		Username: r.Actual.Username, Server: r.Actual.Server, App: caps.App, Protocols: caps.Protocols,
+		Server: r.Actual.Server, App: caps.App, Protocols: caps.Protocols,
 		NewCredentials: m.Gen > 0, PaidThrough: r.Desired.PaidThrough, DeleteAt: r.Desired.DeleteAt,
 		AmountDue: m.AmountDue, InvoiceURL: m.InvoiceURL,
 		// A seat's credentials owed before the quantity went below it
@@ -882,8 +882,10 @@ func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
 	if !m.At.IsZero() {
 		d.PaidThrough = m.At
 	}
-	if r.Actual.Login != "" {
-		d.Username = r.Actual.Login
+	d.Username = r.Actual.SignIn()
+	if s.cfg.PortalLink != nil {
+		root, _ := SeatOf(r.Key) // a seat's page is its subscription's
+		d.PortalURL = s.cfg.PortalLink(root, s.cfg.Now())
 	}
 	if m.Gen > 0 && len(r.Actual.Password) > 0 {
 		pw, err := s.sealer.Open(r.Key, r.Actual.Password)
