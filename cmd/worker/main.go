@@ -77,6 +77,13 @@ func run(ctx context.Context) error {
 		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
 		CredentialsKey: key,
 	}
+	if cfg.PortalEnabled() { // every email links to the customer's page
+		links, err := worker.PortalLinks(cfg.Portal)
+		if err != nil {
+			return err
+		}
+		wc.Provisioning.PortalLink = links.Link
+	}
 	if live, decided := cfg.Livemode(); decided {
 		wc.Livemode = &live
 	}

@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -11,6 +13,10 @@ import (
 	"github.com/vpnbill/vpnbill/internal/envconfig"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/notify"
+	"github.com/vpnbill/vpnbill/internal/ops"
+	"github.com/vpnbill/vpnbill/internal/portal"
+	"github.com/vpnbill/vpnbill/internal/providers"
+	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
 	"github.com/vpnbill/vpnbill/internal/providers/registry"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 )
@@ -44,8 +50,16 @@ func OperatorService(ctx context.Context, js jetstream.JetStream, cfg envconfig.
 	if err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", events.BucketAccounts, err)
 	}
+	prov := provisioning.Config{GracePeriod: &cfg.GracePeriod, DeleteAfter: &cfg.DeleteAfter, Templates: templates}
+	if cfg.PortalEnabled() {
+		links, err := PortalLinks(cfg.Portal)
+		if err != nil {
+			return nil, err
+		}
+		prov.PortalLink = links.Link
+	}
 	return NewService(Config{
-		Provisioning:   provisioning.Config{GracePeriod: &cfg.GracePeriod, DeleteAfter: &cfg.DeleteAfter, Templates: templates},
+		Provisioning:   prov,
 		Plans:          plans,
 		PureVPN:        pc,
 		VPNKI:          vc,
@@ -58,4 +72,52 @@ func OperatorService(ctx context.Context, js jetstream.JetStream, cfg envconfig.
 // worker and the operator tools alike.
 func Templates(m envconfig.Mail) (*notify.Templates, error) {
 	return notify.LoadTemplates(notify.Branding{Dir: m.TemplatesDir, Brand: m.Brand, Support: m.Support, LogoURL: m.LogoURL, AppName: m.AppName})
+}
+
+// PortalLinks are the customer page's links as PORTAL_URL, PORTAL_KEY and
+// PORTAL_LINK_TTL configure them, for the worker's emails (its
+// provisioning.Config.PortalLink), the operator tools' and the console's
+// page alike: one key, one format. It fails when they are not set
+// (envconfig.Portal.PortalEnabled).
+func PortalLinks(p envconfig.Portal) (*portal.Links, error) {
+	if !p.PortalEnabled() {
+		return nil, errors.New("PORTAL_URL and PORTAL_KEY are not set")
+	}
+	key, err := p.PortalSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	return portal.NewLinks(p.PortalURL, key, p.PortalLinkTTL)
+}
+
+// UsageReaders are the usage readers of the configured providers that keep
+// usage (ops.Usage): VPNKI's, if VPNKI_API_URL is set.
+func UsageReaders(cfg envconfig.Ctl, log *zap.Logger) (map[providers.Name]ops.UsageReader, error) {
+	readers := map[providers.Name]ops.UsageReader{}
+	_, vc, err := cfg.ClientConfigs()
+	if err != nil || vc.URL == "" {
+		return readers, err
+	}
+	provs, err := NewProviders(purevpn.Config{}, vc, log)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := provs[providers.VPNKI].(VPNKI); ok {
+		readers[providers.VPNKI] = v
+	}
+	return readers, nil
+}
+
+// Sessions reads a tunnel's connections between from and to (zero: the
+// beginning, now), for ops.Usage.
+func (v VPNKI) Sessions(ctx context.Context, tunnel string, from, to time.Time) ([]ops.Session, error) {
+	sessions, err := v.Client.StatTunnel(ctx, tunnel, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ops.Session, 0, len(sessions))
+	for _, s := range sessions {
+		out = append(out, ops.Session{Start: s.Start, End: s.End, BytesIn: s.BytesIn, BytesOut: s.BytesOut})
+	}
+	return out, nil
 }
