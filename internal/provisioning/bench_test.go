@@ -188,6 +188,15 @@ func BenchmarkRecord(b *testing.B) {
 			}
 		}
 	})
+	b.Run("op=clone", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(stored)))
+		for b.Loop() {
+			if c := r.clone(); c.Key != r.Key {
+				b.Fatal("clone lost the key")
+			}
+		}
+	})
 	b.Run("op=encode", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(stored)))

@@ -138,7 +138,7 @@ func (s *Service) settled(ctx context.Context, key string, from snapshot) (done,
 	read = from
 	if read.rev == 0 {
 		r, read, err = s.store.get(ctx, key)
-	} else if r, err = DecodeRecord(read.data); err != nil {
+	} else if r, err = read.record(); err != nil {
 		r, read, err = s.store.get(ctx, key)
 	}
 	if errors.Is(err, ErrNotFound) {
@@ -944,7 +944,7 @@ func (s *Service) flush(ctx context.Context, key string, r *Record) error {
 
 // flushFrom is flush of the record as read (a snapshot), written from it.
 func (s *Service) flushFrom(ctx context.Context, key string, read snapshot) error {
-	r, err := DecodeRecord(read.data)
+	r, err := read.record()
 	if err != nil {
 		return err
 	}

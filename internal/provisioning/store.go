@@ -68,7 +68,17 @@ func (s *Store) Get(ctx context.Context, key string) (*Record, uint64, error) {
 // or wrote, to start its next write from without reading it again.
 type snapshot struct {
 	data []byte
-	rev  uint64 // 0: none
+	rec  *Record // data decoded: private to the snapshot, only ever cloned (nil: decode data)
+	rev  uint64  // 0: none
+}
+
+// record returns the snapshot's record for the caller to read or change: a
+// copy of the decoded one (cloning is a fraction of decoding's cost).
+func (s snapshot) record() (*Record, error) {
+	if s.rec != nil {
+		return s.rec.clone(), nil
+	}
+	return DecodeRecord(s.data)
 }
 
 func (s *Store) get(ctx context.Context, key string) (*Record, snapshot, error) {
@@ -86,7 +96,7 @@ func (s *Store) get(ctx context.Context, key string) (*Record, snapshot, error) 
 	if err != nil {
 		return nil, snapshot{}, fmt.Errorf("decode record %s: %w", key, err)
 	}
-	return r, snapshot{data: e.Value(), rev: e.Revision()}, nil
+	return r, snapshot{data: e.Value(), rec: r.clone(), rev: e.Revision()}, nil
 }
 
 // put writes r if the stored revision is still rev (0: r must be new).
@@ -107,7 +117,7 @@ func (s *Store) put(ctx context.Context, r *Record, rev uint64) (snapshot, error
 	if err != nil {
 		return snapshot{}, fmt.Errorf("write record %s: %w", r.Key, err)
 	}
-	return snapshot{data: data, rev: rev}, nil
+	return snapshot{data: data, rec: r.clone(), rev: rev}, nil
 }
 
 // isWrongSequence reports a compare-and-swap conflict: a single server
@@ -135,7 +145,7 @@ func (s *Store) Update(ctx context.Context, key string, fn func(r *Record) error
 // applied to the record as stored, written with compare-and-swap.
 func (s *Store) updateFrom(ctx context.Context, key string, from snapshot, fn func(r *Record) error) (*Record, snapshot, error) {
 	if from.rev > 0 {
-		if r, err := DecodeRecord(from.data); err == nil && r.Key == key && fn(r) == nil {
+		if r, err := from.record(); err == nil && r.Key == key && fn(r) == nil {
 			snap, err := s.put(ctx, r, from.rev)
 			if err == nil {
 				return r, snap, nil
