@@ -11,6 +11,7 @@ import (
 	bpsession "github.com/stripe/stripe-go/v76/billingportal/session"
 
 	"github.com/vpnbill/vpnbill/internal/providers"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 )
 
@@ -141,4 +142,22 @@ func (s *StripeAPI) BillingPortal(ctx context.Context, customer, returnURL strin
 		return "", fmt.Errorf("stripe: billing portal session %s has no URL", sess.ID)
 	}
 	return sess.URL, nil
+}
+
+// VPNKIUsage reads a VPNKI tunnel's connections (stat_tunnel), the
+// UsageReader of providers.VPNKI.
+type VPNKIUsage struct{ Client *vpnki.Client }
+
+// Sessions reads tunnel's connections between from and to (zero: the
+// beginning, now).
+func (u VPNKIUsage) Sessions(ctx context.Context, tunnel string, from, to time.Time) ([]Session, error) {
+	sessions, err := u.Client.StatTunnel(ctx, tunnel, from, to)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Session, 0, len(sessions))
+	for _, s := range sessions {
+		out = append(out, Session{Start: s.Start, End: s.End, BytesIn: s.BytesIn, BytesOut: s.BytesOut})
+	}
+	return out, nil
 }

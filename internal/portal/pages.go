@@ -20,6 +20,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/ops"
+	"github.com/vpnbill/vpnbill/internal/portal/link"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 )
 
@@ -52,7 +53,7 @@ type view struct {
 }
 
 func (p *Portal) prefix() string {
-	if b := p.cfg.Links.path(); b != "/" {
+	if b := p.cfg.Links.Path(); b != "/" {
 		return b
 	}
 	return ""
@@ -106,7 +107,7 @@ func (p *Portal) session(r *http.Request) (root, token string, ok bool) {
 	if err != nil {
 		return "", "", false
 	}
-	root, _, err = p.cfg.Links.read(purposeSession, ck.Value, p.cfg.Now())
+	root, _, err = p.cfg.Links.Read(link.PurposeSession, ck.Value, p.cfg.Now())
 	if err != nil {
 		return "", "", false
 	}
@@ -121,13 +122,13 @@ func (p *Portal) setSession(w http.ResponseWriter, r *http.Request, root string,
 	if linkExpires.Before(exp) {
 		exp = linkExpires
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: p.cfg.Links.mint(purposeSession, root, exp), Path: p.cfg.Links.path(),
-		MaxAge: int(exp.Sub(now).Seconds()), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: p.cfg.Links.secure() || r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: p.cfg.Links.Mint(link.PurposeSession, root, exp), Path: p.cfg.Links.Path(),
+		MaxAge: int(exp.Sub(now).Seconds()), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: p.cfg.Links.Secure() || r.TLS != nil})
 }
 
 func (p *Portal) clearSession(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: p.cfg.Links.path(), MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: p.cfg.Links.secure() || r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: p.cfg.Links.Path(), MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: p.cfg.Links.Secure() || r.TLS != nil})
 }
 
 // page serves GET of the page. With a link's token (?t=) it opens a
@@ -143,12 +144,12 @@ func (p *Portal) page(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.Timeout)
 	defer cancel()
 	if q := r.URL.Query(); q.Has("t") {
-		root, exp, err := p.cfg.Links.read(purposeLink, q.Get("t"), p.cfg.Now())
+		root, exp, err := p.cfg.Links.Read(link.PurposeLink, q.Get("t"), p.cfg.Now())
 		if err == nil {
 			_, err = p.cfg.Ops.Customer(ctx, root)
 		}
 		switch {
-		case errors.Is(err, errRefused), errors.Is(err, provisioning.ErrNotFound), errors.Is(err, ops.ErrNotASubscription):
+		case errors.Is(err, link.ErrRefused), errors.Is(err, provisioning.ErrNotFound), errors.Is(err, ops.ErrNotASubscription):
 			p.refused(w)
 			return
 		case err != nil:
@@ -233,7 +234,7 @@ func (p *Portal) account(ctx context.Context, w http.ResponseWriter, status int,
 		}
 		d.Seats = append(d.Seats, sd)
 	}
-	p.render(w, status, "account", view{Title: "Your VPN account", CSRF: p.cfg.Links.csrf(token), Notice: notice, Error: errText, Data: d})
+	p.render(w, status, "account", view{Title: "Your VPN account", CSRF: p.cfg.Links.CSRF(token), Notice: notice, Error: errText, Data: d})
 }
 
 // usage reads a seat's connections over the last UsageFor.
@@ -314,7 +315,7 @@ func (p *Portal) signedIn(w http.ResponseWriter, r *http.Request) (root, token s
 		p.ended(w)
 		return "", "", false
 	}
-	if !p.cfg.Links.checkCSRF(token, r.PostFormValue("csrf")) {
+	if !p.cfg.Links.CheckCSRF(token, r.PostFormValue("csrf")) {
 		p.log.Warn("portal: a form without its CSRF token refused", zap.String("record", root))
 		p.render(w, http.StatusForbidden, "message", view{Title: "This form is stale",
 			Error: "This form is stale or was not sent from your account page: reload the page and try again."})
@@ -435,7 +436,7 @@ func (p *Portal) signout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.clearSession(w, r)
-	http.Redirect(w, r, p.cfg.Links.path(), http.StatusSeeOther)
+	http.Redirect(w, r, p.cfg.Links.Path(), http.StatusSeeOther)
 }
 
 // askedText is the one answer to a link request, whatever the address.

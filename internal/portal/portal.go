@@ -36,6 +36,7 @@ import (
 
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/ops"
+	"github.com/vpnbill/vpnbill/internal/portal/link"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 )
 
@@ -65,7 +66,7 @@ type Mailer interface {
 type Config struct {
 	// Links makes and reads the page's links (PORTAL_URL, PORTAL_KEY,
 	// PORTAL_LINK_TTL). Required.
-	Links *Links
+	Links *link.Links
 	// Ops reads the records (Customer, Accounts by email, Usage) and
 	// stores the audits (its JS). Required.
 	Ops *ops.Ops
@@ -227,7 +228,7 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (p *Portal) routes() {
 	m := http.NewServeMux()
-	base := p.cfg.Links.path() // "/" or e.g. "/account"
+	base := p.cfg.Links.Path() // "/" or e.g. "/account"
 	prefix := base
 	if base == "/" {
 		prefix = ""

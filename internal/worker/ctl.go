@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -13,10 +12,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/envconfig"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/notify"
-	"github.com/vpnbill/vpnbill/internal/ops"
-	"github.com/vpnbill/vpnbill/internal/portal"
-	"github.com/vpnbill/vpnbill/internal/providers"
-	"github.com/vpnbill/vpnbill/internal/providers/purevpn"
+	"github.com/vpnbill/vpnbill/internal/portal/link"
 	"github.com/vpnbill/vpnbill/internal/providers/registry"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 )
@@ -79,7 +75,7 @@ func Templates(m envconfig.Mail) (*notify.Templates, error) {
 // provisioning.Config.PortalLink), the operator tools' and the console's
 // page alike: one key, one format. It fails when they are not set
 // (envconfig.Portal.PortalEnabled).
-func PortalLinks(p envconfig.Portal) (*portal.Links, error) {
+func PortalLinks(p envconfig.Portal) (*link.Links, error) {
 	if !p.PortalEnabled() {
 		return nil, errors.New("PORTAL_URL and PORTAL_KEY are not set")
 	}
@@ -87,37 +83,5 @@ func PortalLinks(p envconfig.Portal) (*portal.Links, error) {
 	if err != nil {
 		return nil, err
 	}
-	return portal.NewLinks(p.PortalURL, key, p.PortalLinkTTL)
-}
-
-// UsageReaders are the usage readers of the configured providers that keep
-// usage (ops.Usage): VPNKI's, if VPNKI_API_URL is set.
-func UsageReaders(cfg envconfig.Ctl, log *zap.Logger) (map[providers.Name]ops.UsageReader, error) {
-	readers := map[providers.Name]ops.UsageReader{}
-	_, vc, err := cfg.ClientConfigs()
-	if err != nil || vc.URL == "" {
-		return readers, err
-	}
-	provs, err := NewProviders(purevpn.Config{}, vc, log)
-	if err != nil {
-		return nil, err
-	}
-	if v, ok := provs[providers.VPNKI].(VPNKI); ok {
-		readers[providers.VPNKI] = v
-	}
-	return readers, nil
-}
-
-// Sessions reads a tunnel's connections between from and to (zero: the
-// beginning, now), for ops.Usage.
-func (v VPNKI) Sessions(ctx context.Context, tunnel string, from, to time.Time) ([]ops.Session, error) {
-	sessions, err := v.Client.StatTunnel(ctx, tunnel, from, to)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ops.Session, 0, len(sessions))
-	for _, s := range sessions {
-		out = append(out, ops.Session{Start: s.Start, End: s.End, BytesIn: s.BytesIn, BytesOut: s.BytesOut})
-	}
-	return out, nil
+	return link.New(p.PortalURL, key, p.PortalLinkTTL)
 }

@@ -1,4 +1,9 @@
-package portal
+// Package link makes and reads the signed, expiring tokens of the
+// customer's own page (internal/portal): the links in the emails, which the
+// worker makes, and the page's session cookie and CSRF tokens, which the
+// page makes. It knows nothing of the page itself, so that the worker can
+// make links without it.
+package link
 
 import (
 	"crypto/hmac"
@@ -32,8 +37,8 @@ type Links struct {
 
 // The purposes a token is signed for: its first byte, under the MAC.
 const (
-	purposeLink    byte = 'L' // a link from an email: PORTAL_LINK_TTL
-	purposeSession byte = 'S' // the page's session cookie: Config.SessionFor
+	PurposeLink    byte = 'L' // a link from an email: PORTAL_LINK_TTL
+	PurposeSession byte = 'S' // the page's session cookie: Config.SessionFor
 )
 
 // maxKeyLen bounds the record key a token names: longer is not a token of ours.
@@ -42,19 +47,19 @@ const maxKeyLen = 256
 // macContext separates this MAC from any other use of the key.
 const macContext = "vpnbill portal v1\x00"
 
-// NewLinks returns the links of the page at base (an absolute http(s) URL
+// New returns the links of the page at base (an absolute http(s) URL
 // without query or fragment), signed with key (32 bytes or more), valid
 // for ttl (positive).
-func NewLinks(base string, key []byte, ttl time.Duration) (*Links, error) {
+func New(base string, key []byte, ttl time.Duration) (*Links, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("portal: base URL %q: want an absolute http(s) URL without query or fragment", base)
+		return nil, fmt.Errorf("link: base URL %q: want an absolute http(s) URL without query or fragment", base)
 	}
 	if len(key) < 32 {
-		return nil, fmt.Errorf("portal: key of %d bytes, want at least 32", len(key))
+		return nil, fmt.Errorf("link: key of %d bytes, want at least 32", len(key))
 	}
 	if ttl <= 0 {
-		return nil, fmt.Errorf("portal: link lifetime %s, want a positive one", ttl)
+		return nil, fmt.Errorf("link: link lifetime %s, want a positive one", ttl)
 	}
 	if u.Path == "" {
 		u.Path = "/"
@@ -69,26 +74,26 @@ func NewLinks(base string, key []byte, ttl time.Duration) (*Links, error) {
 func (l *Links) Link(key string, now time.Time) string {
 	root, _ := provisioning.SeatOf(key)
 	u := *l.base
-	u.RawQuery = url.Values{"t": {l.mint(purposeLink, root, now.Add(l.ttl))}}.Encode()
+	u.RawQuery = url.Values{"t": {l.Mint(PurposeLink, root, now.Add(l.ttl))}}.Encode()
 	return u.String()
 }
 
 // URL is the page's public URL, without a token.
 func (l *Links) URL() string { return l.base.String() }
 
-// path is the page's path, "/" or e.g. "/account" (no trailing slash).
-func (l *Links) path() string {
+// Path is the page's path, "/" or e.g. "/account" (no trailing slash).
+func (l *Links) Path() string {
 	if p := strings.TrimSuffix(l.base.Path, "/"); p != "" {
 		return p
 	}
 	return "/"
 }
 
-// secure reports whether the page is served over HTTPS (its cookie is then Secure).
-func (l *Links) secure() bool { return l.base.Scheme == "https" }
+// Secure reports whether the page is served over HTTPS (its cookie is then Secure).
+func (l *Links) Secure() bool { return l.base.Scheme == "https" }
 
-// mint signs key for purpose until exp.
-func (l *Links) mint(purpose byte, key string, exp time.Time) string {
+// Mint signs key for purpose until exp.
+func (l *Links) Mint(purpose byte, key string, exp time.Time) string {
 	body := make([]byte, 9, 9+len(key)+sha256.Size)
 	body[0] = purpose
 	binary.BigEndian.PutUint64(body[1:9], uint64(exp.Unix()))
@@ -103,39 +108,39 @@ func (l *Links) mac(body []byte) []byte {
 	return m.Sum(nil)
 }
 
-// errRefused is every refused token's one answer: another record's, an
+// ErrRefused is every refused token's one answer: another record's, an
 // expired one and a tampered one are not told apart.
-var errRefused = errors.New("this link is not valid or has expired")
+var ErrRefused = errors.New("this link is not valid or has expired")
 
-// read returns the record key token names for purpose and its expiry, if
+// Read returns the record key token names for purpose and its expiry, if
 // its MAC is right (compared in constant time), it is of that purpose and
 // it has not expired at now.
-func (l *Links) read(purpose byte, token string, now time.Time) (string, time.Time, error) {
+func (l *Links) Read(purpose byte, token string, now time.Time) (string, time.Time, error) {
 	if len(token) > base64.RawURLEncoding.EncodedLen(9+maxKeyLen+sha256.Size) {
-		return "", time.Time{}, errRefused
+		return "", time.Time{}, ErrRefused
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(raw) < 9+1+sha256.Size {
-		return "", time.Time{}, errRefused
+		return "", time.Time{}, ErrRefused
 	}
 	body, sum := raw[:len(raw)-sha256.Size], raw[len(raw)-sha256.Size:]
 	if !hmac.Equal(sum, l.mac(body)) || body[0] != purpose {
-		return "", time.Time{}, errRefused
+		return "", time.Time{}, ErrRefused
 	}
 	exp := time.Unix(int64(binary.BigEndian.Uint64(body[1:9])), 0) //nolint:gosec // signed by us: a time we wrote
 	if !now.Before(exp) {
-		return "", time.Time{}, errRefused
+		return "", time.Time{}, ErrRefused
 	}
 	return string(body[9:]), exp, nil
 }
 
-// csrf is the CSRF token of a session (its cookie's token): a MAC of it,
+// CSRF is the CSRF token of a session (its cookie's token): a MAC of it,
 // which only the page, holding the key, can make.
-func (l *Links) csrf(session string) string {
+func (l *Links) CSRF(session string) string {
 	return base64.RawURLEncoding.EncodeToString(l.mac([]byte("csrf\x00" + session)))
 }
 
-// checkCSRF reports whether got is session's CSRF token (constant time).
-func (l *Links) checkCSRF(session, got string) bool {
-	return session != "" && hmac.Equal([]byte(got), []byte(l.csrf(session)))
+// CheckCSRF reports whether got is session's CSRF token (constant time).
+func (l *Links) CheckCSRF(session, got string) bool {
+	return session != "" && hmac.Equal([]byte(got), []byte(l.CSRF(session)))
 }
