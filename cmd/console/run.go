@@ -15,14 +15,19 @@ import (
 
 	"github.com/vpnbill/vpnbill/internal/console"
 	"github.com/vpnbill/vpnbill/internal/envconfig"
+	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/ops"
+	"github.com/vpnbill/vpnbill/internal/portal"
+	"github.com/vpnbill/vpnbill/internal/providers"
+	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 	"github.com/vpnbill/vpnbill/internal/version"
 	"github.com/vpnbill/vpnbill/internal/worker"
 )
 
-// run serves the console until ctx ends. ready, if set, receives the
-// address listened on.
+// run serves the console until ctx ends, and the customer's page on
+// PORTAL_ADDR if set. ready, if set, receives the console's address, then
+// the customer page's if it is served.
 func run(ctx context.Context, environ []string, ready chan<- string) error {
 	cfg, err := envconfig.LoadConsoleFrom(environ)
 	if err != nil {
@@ -40,6 +45,14 @@ func run(ctx context.Context, environ []string, ready chan<- string) error {
 	if err := checkAddr(cfg.AdminAddr, cfg.WebhookAddr); err != nil {
 		return err
 	}
+	if err := checkPortalAddr(cfg.PortalAddr, cfg.AdminAddr, cfg.WebhookAddr); err != nil {
+		return err
+	}
+	if cfg.PortalAddr != "" {
+		if err := cfg.CanProvision(); err != nil {
+			return fmt.Errorf("PORTAL_ADDR: the customer page resets passwords and emails links: %w", err)
+		}
+	}
 	nc, err := nats.Connect(cfg.NATSURL, nats.Name("console"), nats.MaxReconnects(-1))
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
@@ -50,9 +63,9 @@ func run(ctx context.Context, environ []string, ready chan<- string) error {
 		return err
 	}
 	o := &ops.Ops{JS: js, Log: log.Named("ops")}
+	var svc *provisioning.Service
 	if cfg.CanProvision() == nil {
-		svc, err := provisioner(ctx, o, cfg.Ctl, log)
-		if err != nil {
+		if svc, err = provisioner(ctx, o, cfg.Ctl, log); err != nil {
 			return err
 		}
 		o.Provisioner = svc
@@ -63,6 +76,13 @@ func run(ctx context.Context, environ []string, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
+	var pg *portal.Portal
+	if cfg.PortalAddr != "" {
+		if pg, err = customerPage(cfg, js, svc, log.Named("portal")); err != nil {
+			return err
+		}
+		defer pg.Close()
+	}
 	ln, err := net.Listen("tcp", cfg.AdminAddr)
 	if err != nil {
 		return fmt.Errorf("ADMIN_ADDR: %w", err)
@@ -71,7 +91,7 @@ func run(ctx context.Context, environ []string, ready chan<- string) error {
 		log.Warn("console: listening beyond loopback: put it behind TLS and a firewall", zap.String("addr", ln.Addr().String()))
 	}
 	srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 5 * time.Minute}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
 		if cfg.TLSCert != "" {
 			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
@@ -83,15 +103,105 @@ func run(ctx context.Context, environ []string, ready chan<- string) error {
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	var psrv *http.Server
+	if pg != nil {
+		// Its own listener and server: the public page's routes only,
+		// never the console's, and short timeouts for the open internet.
+		pln, err := net.Listen("tcp", cfg.PortalAddr)
+		if err != nil {
+			return errors.Join(fmt.Errorf("PORTAL_ADDR: %w", err), srv.Close())
+		}
+		psrv = &http.Server{Handler: pg, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: time.Minute, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
+		go func() { errc <- psrv.Serve(pln) }()
+		log.Info("console: serving the customer page", zap.String("addr", pln.Addr().String()), zap.String("url", cfg.PortalURL))
+		if ready != nil {
+			ready <- pln.Addr().String()
+		}
+	}
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	errs := []error{serveErr}
+	for _, s := range []*http.Server{srv, psrv} {
+		if s == nil {
+			continue
+		}
+		if err := s.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		errs[0] = nil
+	}
+	return errors.Join(errs...)
+}
+
+// customerPage is the customer's page (internal/portal) of the
+// configuration: its links (PORTAL_URL, PORTAL_KEY), reset through svc,
+// "Manage billing" if STRIPE_API_KEY is set, links emailed over SMTP_URL
+// as the worker's emails are (MAIL_*), VPNKI usage if VPNKI is configured.
+// It is the page of its own ops: the console's routes and state are not
+// its.
+func customerPage(cfg envconfig.Console, js jetstream.JetStream, svc *provisioning.Service, log *zap.Logger) (*portal.Portal, error) {
+	links, err := worker.PortalLinks(cfg.Portal)
+	if err != nil {
+		return nil, err
+	}
+	templates, err := worker.Templates(cfg.Mail)
+	if err != nil {
+		return nil, err
+	}
+	mailer, err := notify.New(notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom}, log.Named("mail"))
+	if err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	o := &ops.Ops{JS: js, Log: log.Named("ops"), UsageReaders: map[providers.Name]ops.UsageReader{}}
+	if _, vc, err := cfg.ClientConfigs(); err != nil {
+		return nil, err
+	} else if vc.URL != "" {
+		vc.Logger = log.Named("vpnki")
+		c, err := vpnki.New(vc)
+		if err != nil {
+			return nil, fmt.Errorf("vpnki: %w", err)
+		}
+		o.UsageReaders[providers.VPNKI] = ops.VPNKIUsage{Client: c}
+	}
+	pc := portal.Config{Links: links, Ops: o, Mailer: mailer, Templates: templates, Brand: cfg.Mail.Brand,
+		ClientIPHeader: cfg.PortalClientIPHeader}
+	if svc != nil {
+		pc.Resetter = svc
+	}
+	if cfg.StripeAPIKey != "" {
+		api, err := ops.NewStripeAPI(cfg.StripeAPIKey, cfg.StripeAPIURL)
+		if err != nil {
+			return nil, err
+		}
+		pc.Billing = api
+	} else {
+		log.Info("customer page: no \"Manage billing\" (STRIPE_API_KEY is not set)")
+	}
+	return portal.New(pc, log)
+}
+
+// checkPortalAddr refuses to serve the customer page on the console's
+// port (the page is public, the console is not) or on the webhook's.
+func checkPortalAddr(portalAddr, admin, webhook string) error {
+	if portalAddr == "" {
+		return nil
+	}
+	_, pp, err := net.SplitHostPort(portalAddr)
+	if err != nil {
+		return fmt.Errorf("PORTAL_ADDR %q: %w", portalAddr, err)
+	}
+	for _, other := range []struct{ name, addr string }{{"ADMIN_ADDR", admin}, {"WEBHOOK_ADDR", webhook}} {
+		if _, op, err := net.SplitHostPort(other.addr); err == nil && op == pp && pp != "0" {
+			return fmt.Errorf("PORTAL_ADDR %s uses the port of %s %s: the customer page has a listener of its own", portalAddr, other.name, other.addr)
+		}
 	}
 	return nil
 }
