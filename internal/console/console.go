@@ -1,9 +1,15 @@
 // Package console owns the operators' web console (cmd/console): sign-in
 // (password users from configuration, or an authenticating proxy's user
-// header when configured), sessions in a signed cookie, the roles operator
+// header when configured) with failed password sign-ins limited per name
+// and per IP (limit.go), sessions in a signed cookie, the roles operator
 // (acts) and finance (reads), CSRF tokens on every form, the audit of every
 // action in stream AUDIT (kind console.action), and the pages, rendered on
-// the server with html/template from embedded templates.
+// the server with html/template from embedded templates: the overview (with
+// the last reconcile's drift), accounts (with the provider's live view of
+// each seat), reviews, dead letters, reconcile (one background run at a
+// time, its progress on a self-refreshing page, then the safe fixes),
+// recent Stripe events with their outcomes and replay, and the finance
+// report. No page runs a script.
 //
 // Every page reads and every action acts through internal/ops, as
 // vpnbillctl does; the console holds no rule of its own about records,
@@ -22,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -51,6 +58,10 @@ type Config struct {
 	SecureCookie bool
 	// SessionFor is how long a sign-in lasts. Default 12h.
 	SessionFor time.Duration
+	// Grace is the worker's GRACE_PERIOD, for the reconcile page and the
+	// account page's live state (when an unpaid account is due for
+	// suspension). Nil: the worker's default (72h); zero is zero.
+	Grace *time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -93,6 +104,12 @@ type Console struct {
 	signer signer
 	pages  map[string]*template.Template
 	mux    *http.ServeMux
+	limits signinLimits
+	recon  *reconcileJob
+	// ctx ends at Close: the background reconcile runs under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	jobs   sync.WaitGroup
 }
 
 // New returns the console over o (its JS publishes the audits; its
@@ -106,13 +123,23 @@ func New(cfg Config, o *ops.Ops, log *zap.Logger) (*Console, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	c := &Console{cfg: cfg, ops: o, log: log, signer: signer{key: cfg.SessionKey}}
+	c := &Console{cfg: cfg, ops: o, log: log, signer: signer{key: cfg.SessionKey}, limits: newSigninLimits(), recon: &reconcileJob{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	var err error
 	if c.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
 	c.routes()
 	return c, nil
+}
+
+// Close stops a reconcile running in the background, if any, and waits
+// for it to end. The console serves on after Close, but starts no
+// reconcile.
+func (c *Console) Close() {
+	c.recon.close()
+	c.cancel()
+	c.jobs.Wait()
 }
 
 // ServeHTTP serves the console with its security headers.
@@ -147,6 +174,12 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /dead/{seq}/drop", c.operator(c.deadDrop))
 	m.HandleFunc("GET /report", c.signedIn(c.report))
 	m.HandleFunc("GET /report.csv", c.signedIn(c.reportCSV))
+	m.HandleFunc("GET /reconcile", c.signedIn(c.reconcilePage))
+	m.HandleFunc("POST /reconcile", c.operator(c.reconcileStart))
+	m.HandleFunc("POST /reconcile/fix", c.operator(c.reconcileFix))
+	m.HandleFunc("GET /events", c.signedIn(c.eventList))
+	m.HandleFunc("GET /events/{seq}", c.signedIn(c.eventShow))
+	m.HandleFunc("POST /events/{seq}/replay", c.operator(c.eventReplay))
 	c.mux = m
 }
 
@@ -234,6 +267,13 @@ func (c *Console) operator(h http.HandlerFunc) http.HandlerFunc {
 // runs it; an action whose audit is not stored is not taken. A failure is
 // audited too. why is the operator's reason, required.
 func (c *Console) audited(r *http.Request, action, record, why string, act func(ctx context.Context) error) error {
+	return c.auditedAs(r, events.Audit{Account: record, Status: action}, why, act)
+}
+
+// auditedAs is audited with more of the audit given: a.Account is the
+// record, a.Status the action; a Stripe event acted on is named in
+// a.StripeEvent and a.StripeType.
+func (c *Console) auditedAs(r *http.Request, a events.Audit, why string, act func(ctx context.Context) error) error {
 	id := identityOf(r)
 	why = strings.TrimSpace(why)
 	if why == "" {
@@ -241,8 +281,9 @@ func (c *Console) audited(r *http.Request, action, record, why string, act func(
 	}
 	ctx := r.Context()
 	now := c.cfg.Now().UTC()
-	a := events.Audit{ID: fmt.Sprintf("%s:%s:%s:%d:%s", events.AuditConsoleAction, action, record, now.UnixNano(), newSessionID()[:8]),
-		Kind: events.AuditConsoleAction, Time: now, Account: record, Status: action, Reason: id.Name + ": " + why}
+	action, record := a.Status, a.Account
+	a.ID = fmt.Sprintf("%s:%s:%s:%d:%s", events.AuditConsoleAction, action, record, now.UnixNano(), newSessionID()[:8])
+	a.Kind, a.Time, a.Reason = events.AuditConsoleAction, now, id.Name+": "+why
 	if err := events.PublishAudit(ctx, c.ops.JS, a); err != nil {
 		return fmt.Errorf("the action was not taken: its audit could not be stored: %w", err)
 	}

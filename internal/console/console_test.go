@@ -77,8 +77,8 @@ func setup(t *testing.T) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := provisioning.New(provisioning.Config{Livemode: new(false)}, store, w.JS,
-		map[providers.Name]provisioning.Provider{providers.PureVPN: worker.PureVPN{Client: pc}}, mailer, sealer, zaptest.NewLogger(t))
+	provs := map[providers.Name]provisioning.Provider{providers.PureVPN: worker.PureVPN{Client: pc}}
+	svc := provisioning.New(provisioning.Config{Livemode: new(false)}, store, w.JS, provs, mailer, sealer, zaptest.NewLogger(t))
 
 	b := &bundle{w: w, store: store, key: "sub_paid", email: "paid@example.com", reviewKey: "sub_review"}
 	now := time.Now().UTC()
@@ -126,20 +126,26 @@ func setup(t *testing.T) *bundle {
 	b.secrets = []string{pureAPIPassword, webhookSecret, operatorPass, financePass, w.PureVPN.Accounts()[0].Password,
 		string(rec.Actual.Password), fmt.Sprintf("%x", rec.Actual.Password)}
 
+	b.serve(t, &ops.Ops{JS: w.JS, Provisioner: svc, Providers: provs})
+	return b
+}
+
+// serve serves a console over o for b's users.
+func (b *bundle) serve(t *testing.T, o *ops.Ops) {
+	t.Helper()
 	users := fmt.Sprintf("alice:operator:%s,fred:finance:%s", hash(t, operatorPass), hash(t, financePass))
 	parsed, err := console.ParseUsers(users)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := console.New(console.Config{Users: parsed, SessionKey: bytes.Repeat([]byte{9}, 32)},
-		&ops.Ops{JS: w.JS, Provisioner: svc}, zaptest.NewLogger(t))
+	c, err := console.New(console.Config{Users: parsed, SessionKey: bytes.Repeat([]byte{9}, 32)}, o, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
+	t.Cleanup(c.Close) // before the server closes: a reconcile in the background ends first
 	b.url = srv.URL
-	return b
 }
 
 func hash(t *testing.T, password string) string {
@@ -205,7 +211,7 @@ func (b *bundle) signIn(t *testing.T, c *http.Client, user, password string) str
 // pages are every GET page of the console, for b.
 func (b *bundle) pages() []string {
 	return []string{"/", "/accounts", "/accounts?q=" + url.QueryEscape(b.email), "/accounts/" + b.key, "/accounts/" + b.reviewKey,
-		"/reviews", "/dead", fmt.Sprintf("/dead/%d", b.deadSeq), "/report", "/report.csv"}
+		"/reviews", "/dead", fmt.Sprintf("/dead/%d", b.deadSeq), "/report", "/report.csv", "/reconcile", "/events"}
 }
 
 func TestNothingWithoutSigningIn(t *testing.T) {
@@ -223,7 +229,8 @@ func TestNothingWithoutSigningIn(t *testing.T) {
 		}
 	}
 	for _, p := range []string{"/accounts/" + b.key + "/resend", "/accounts/" + b.reviewKey + "/resolve",
-		fmt.Sprintf("/dead/%d/retry", b.deadSeq), fmt.Sprintf("/dead/%d/drop", b.deadSeq)} {
+		fmt.Sprintf("/dead/%d/retry", b.deadSeq), fmt.Sprintf("/dead/%d/drop", b.deadSeq),
+		"/reconcile", "/reconcile/fix", "/events/1/replay"} {
 		if status, _ := b.post(t, c, p, url.Values{"why": {"x"}, "action": {"retry"}}); status != http.StatusForbidden {
 			t.Errorf("POST %s signed out: %d, want 403", p, status)
 		}

@@ -20,7 +20,8 @@ import (
 )
 
 // pageNames are the templates of templates/, each rendered inside layout.html.
-var pageNames = []string{"signin", "overview", "search", "account", "reviews", "dead", "deadshow", "report", "error"}
+var pageNames = []string{"signin", "overview", "search", "account", "reviews", "dead", "deadshow", "report", "reconcile",
+	"events", "event", "error"}
 
 var funcs = template.FuncMap{
 	"time": func(t time.Time) string {
@@ -61,15 +62,20 @@ type view struct {
 	Done  string // a confirmation of the action just taken
 	Error string
 	Data  any
+	// Refresh: reload the page every Refresh seconds (a job is running).
+	Refresh int
 }
 
 // done are the confirmations an action's redirect may ask for (?done=):
 // fixed texts, so a link cannot make the console say anything else.
 var done = map[string]string{
-	"resent":   "New credentials were set and emailed to the customer.",
-	"resolved": "The review was resolved.",
-	"retried":  "The dead letter was published again and removed from DEAD.",
-	"dropped":  "The dead letter was deleted.",
+	"resent":            "New credentials were set and emailed to the customer.",
+	"resolved":          "The review was resolved.",
+	"retried":           "The dead letter was published again and removed from DEAD.",
+	"dropped":           "The dead letter was deleted.",
+	"reconcile-started": "The reconcile started: this page shows its progress, then its result.",
+	"fix-started":       "The reconcile with the safe fixes started: this page shows its progress, then what it fixed.",
+	"replayed":          "The event was published again: the worker handles it like any other (the newest row).",
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
@@ -143,12 +149,23 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.showSignin(w, r, http.StatusForbidden, "The sign-in form expired or was not sent from the console: try again.")
 		return
 	}
-	u, ok := authenticate(c.cfg.Users, r.PostFormValue("user"), r.PostFormValue("password"))
+	name := r.PostFormValue("user")
+	if wait, refused := c.limits.refused(r, name, now); refused {
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		c.log.Warn("console: sign-in refused: too many failures", zap.String("user", name), zap.String("client", ipKey(r)))
+		c.showSignin(w, r, http.StatusTooManyRequests,
+			fmt.Sprintf("Too many failed sign-ins: try again in %d minutes.", (max(secs, 1)+59)/60))
+		return
+	}
+	u, ok := authenticate(c.cfg.Users, name, r.PostFormValue("password"))
 	if !ok {
-		c.log.Warn("console: sign-in refused", zap.String("user", r.PostFormValue("user")))
+		c.limits.failed(r, name, now)
+		c.log.Warn("console: sign-in refused", zap.String("user", name))
 		c.showSignin(w, r, http.StatusUnauthorized, "Unknown user or wrong password.")
 		return
 	}
+	c.limits.succeeded(name)
 	// A new session id on sign-in: a token seen before it is worth nothing.
 	c.setCookie(w, r, session{User: u.Name, ID: newSessionID(), Expires: now.Add(c.cfg.SessionFor)})
 	c.log.Info("console: signed in", zap.String("user", u.Name), zap.String("role", string(u.Role)))
@@ -200,6 +217,9 @@ func strconvQuote(s string) string { return strconv.Quote(s) }
 // timelineLimit: the latest audits an account page shows.
 const timelineLimit = 200
 
+// liveTimeout bounds the account page's status calls to the provider.
+const liveTimeout = 5 * time.Second
+
 func (c *Console) account(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	accts, err := c.ops.Accounts(r.Context(), key)
@@ -220,9 +240,18 @@ func (c *Console) account(w http.ResponseWriter, r *http.Request) {
 	for i, j := 0, len(timeline)-1; i < j; i, j = i+1, j-1 {
 		timeline[i], timeline[j] = timeline[j], timeline[i]
 	}
-	c.render(w, r, http.StatusOK, "account", view{Title: "Account " + key, Nav: "accounts", Data: map[string]any{
-		"Account": accts[0], "Seats": accts[1:], "Timeline": timeline, "CanProvision": c.ops.Provisioner != nil,
-	}})
+	data := map[string]any{"Account": accts[0], "Seats": accts[1:], "Timeline": timeline, "CanProvision": c.ops.Provisioner != nil}
+	// The provider's view, read now (status calls only: the record is not
+	// written), within liveTimeout.
+	lctx, cancel := context.WithTimeout(r.Context(), liveTimeout)
+	live, err := c.ops.LiveState(lctx, key, c.cfg.Grace)
+	cancel()
+	if err != nil {
+		c.log.Warn("console: live state", zap.String("account", key), zap.Error(err))
+		data["LiveError"] = "the record could not be read again"
+	}
+	data["Live"] = live
+	c.render(w, r, http.StatusOK, "account", view{Title: "Account " + key, Nav: "accounts", Data: data})
 }
 
 func (c *Console) resend(w http.ResponseWriter, r *http.Request) {
