@@ -53,14 +53,15 @@ type Message struct {
 	Headers map[string]string
 }
 
-// Mailer delivers Messages over SMTP. It is safe for concurrent use; each Send opens its own
-// connection.
+// Mailer delivers Messages over SMTP. It is safe for concurrent use. Sessions are kept open
+// between Sends and used again, one Send at a time each (pool.go); Close closes them.
 type Mailer struct {
 	cfg       Config
 	ep        endpoint
 	from      string
 	tlsConfig *tls.Config
 	log       *zap.Logger
+	idle      chan *session // open sessions between Sends (pool.go)
 }
 
 // New validates cfg (after WithDefaults) and returns a Mailer. It does not dial.
@@ -86,7 +87,7 @@ func New(cfg Config, log *zap.Logger) (*Mailer, error) {
 	if tlsConfig.MinVersion == 0 {
 		tlsConfig.MinVersion = tls.VersionTLS12
 	}
-	m := &Mailer{cfg: cfg, ep: ep, from: cfg.From, tlsConfig: tlsConfig, log: log}
+	m := &Mailer{cfg: cfg, ep: ep, from: cfg.From, tlsConfig: tlsConfig, log: log, idle: make(chan *session, maxIdleSessions)}
 	log.Debug("notify: mailer configured",
 		zap.String("smtp_url", cfg.redactedURL()), zap.Stringer("tls", ep.tls), zap.Bool("auth", ep.user != ""))
 	return m, nil
@@ -105,21 +106,38 @@ func (m *Mailer) Send(ctx context.Context, msg Message) error {
 		return fmt.Errorf("notify: send %s: %w", id, err)
 	}
 
-	// Close the connection when ctx ends, so a cancelled Send returns promptly instead of
-	// waiting out Config.Timeout on a stalled server.
-	dial, stop := m.dialUntil(ctx)
-	defer stop()
-
-	client, err := m.newClient(dial)
-	if err != nil {
-		return m.scrub(fmt.Errorf("notify: smtp client: %w", err))
+	// A kept session first; a server that closed it since answers the
+	// first command with an error and nothing was sent, so the message
+	// goes once more on a new session. ctx ending closes the session's
+	// connection, so a cancelled Send returns promptly instead of waiting
+	// out Config.Timeout on a stalled server.
+	var sendErr error
+	for s, kept := m.idleSession(), true; ; s, kept = nil, false {
+		if s == nil {
+			if s, err = m.newSession(ctx); err != nil {
+				sendErr = err
+				break
+			}
+		} else {
+			s.watch(ctx)
+		}
+		s.sent++
+		sendErr = s.client.Send(gm)
+		if sendErr == nil {
+			m.keep(s)
+		} else {
+			s.close()
+		}
+		if gm.IsDelivered() || !kept || ctx.Err() != nil || permanentSMTP(sendErr) {
+			break
+		}
+		m.log.Debug("notify: kept SMTP session failed; sending on a new one", zap.String("message_id", id), zap.Error(m.scrub(sendErr)))
 	}
-	sendErr := client.DialAndSendWithContext(ctx, gm)
 
 	if gm.IsDelivered() {
 		if sendErr != nil {
-			// The server took the message; only the goodbye failed. Retrying would send it twice.
-			m.log.Warn("notify: message accepted, closing the SMTP session failed",
+			// The server took the message; only what followed failed. Retrying would send it twice.
+			m.log.Warn("notify: message accepted, resetting the SMTP session failed",
 				zap.String("message_id", id), zap.Error(m.scrub(sendErr)))
 		}
 		m.log.Debug("notify: message sent", zap.String("message_id", id))
