@@ -119,7 +119,8 @@ func (l *Links) Read(purpose byte, token string, now time.Time) (string, time.Ti
 	if len(token) > base64.RawURLEncoding.EncodedLen(9+maxKeyLen+sha256.Size) {
 		return "", time.Time{}, ErrRefused
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(token)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(token) // one spelling per token
+
 	if err != nil || len(raw) < 9+1+sha256.Size {
 		return "", time.Time{}, ErrRefused
 	}
