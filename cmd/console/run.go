@@ -171,7 +171,7 @@ func customerPage(cfg envconfig.Console, js jetstream.JetStream, svc *provisioni
 		}
 		o.UsageReaders[providers.VPNKI] = ops.VPNKIUsage{Client: c}
 	}
-	pc := portal.Config{Links: links, Ops: o, Mailer: mailer, Templates: templates, Brand: cfg.Mail.Brand,
+	pc := portal.Config{Links: links, Ops: o, Mailer: mailer, Templates: templates, Brand: cfg.Brand,
 		ClientIPHeader: cfg.PortalClientIPHeader}
 	if svc != nil {
 		pc.Resetter = svc

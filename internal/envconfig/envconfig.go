@@ -180,7 +180,7 @@ func LoadCtlFrom(environ []string) (Ctl, error) {
 	if (c.VPNKIURL != "") != (c.VPNKIKey != "") {
 		errs = append(errs, errors.New("VPNKI_API_URL and VPNKI_API_KEY go together"))
 	}
-	errs = append(errs, checkDurations(c.Providers, c.GracePeriod, c.DeleteAfter), c.Portal.check())
+	errs = append(errs, checkDurations(c.Providers, c.GracePeriod, c.DeleteAfter), c.checkPortal())
 	return c, errors.Join(errs...)
 }
 
@@ -304,7 +304,7 @@ func LoadWorker() (Worker, error) {
 	if w.PureVPNURL == "" && w.VPNKIURL == "" {
 		errs = append(errs, errors.New("no provider configured: set PUREVPN_API_URL or VPNKI_API_URL"))
 	}
-	errs = append(errs, checkDurations(w.Providers, w.GracePeriod, w.DeleteAfter), w.Portal.check())
+	errs = append(errs, checkDurations(w.Providers, w.GracePeriod, w.DeleteAfter), w.checkPortal())
 	if _, _, err := stripeLivemode(w.StripeMode, w.StripeAPIKey); err != nil {
 		errs = append(errs, err)
 	}

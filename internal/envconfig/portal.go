@@ -37,8 +37,8 @@ func (p Portal) PortalSigningKey() ([]byte, error) {
 	return key, nil
 }
 
-// check returns one error per invalid portal variable, joined, or nil.
-func (p Portal) check() error {
+// checkPortal returns one error per invalid portal variable, joined, or nil.
+func (p Portal) checkPortal() error {
 	if p.PortalURL == "" && p.PortalKey == "" {
 		return nil
 	}
