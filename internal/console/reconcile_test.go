@@ -209,7 +209,6 @@ func TestReconcileInTheBrowser(t *testing.T) {
 	if en, d := br.text("#live .live-enabled"), br.text("#live .live-drift"); en != "no" || !strings.Contains(d, "disabled_should_be_enabled") {
 		t.Errorf("live state of the disabled account: enabled %q, drift %q", en, d)
 	}
-	br.shot("account-live")
 	br.do("account gone", chromedp.Navigate(br.base+"/accounts/sub_gone"), chromedp.WaitVisible("#live"))
 	if ex := br.text("#live .live-exists"); ex != "no" {
 		t.Errorf("live state of the deleted account: exists %q", ex)
@@ -239,7 +238,6 @@ func TestReconcileInTheBrowser(t *testing.T) {
 	if !strings.Contains(drift, "fixed: resumed (enabled) at the provider") || !strings.Contains(drift, "missing_account") {
 		t.Errorf("the drift table after the fixes:\n%s", drift)
 	}
-	br.shot("reconcile-fixed")
 	b.w.PureVPN.SetLatency(0)
 	if !mustAccount(t, b.w.PureVPN, offUser).Enabled {
 		t.Error("the safe fixes left the disabled account disabled")
@@ -254,7 +252,6 @@ func TestReconcileInTheBrowser(t *testing.T) {
 		by != "console:alice (with the safe fixes)" {
 		t.Errorf("overview's last reconcile: drift %s, unfixed %s, by %q; want 2, 1, alice's fix run", d, u, by)
 	}
-	br.shot("overview-reconcile")
 
 	// Both actions are audited: who, what, why.
 	tl, err := (&ops.Ops{JS: b.w.JS}).Timeline(ctx, "reconcile", 0)
@@ -303,7 +300,6 @@ func TestEventsInTheBrowser(t *testing.T) {
 	if id, o := br.text("#event-id"), br.text("#event-outcome"); id != "evt_co_sub_ev" || o != "applied" {
 		t.Errorf("the event page: %s %s", id, o)
 	}
-	br.shot("event")
 	before, _, err := b.store.Get(ctx, "sub_ev")
 	if err != nil {
 		t.Fatal(err)

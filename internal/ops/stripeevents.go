@@ -113,16 +113,23 @@ func stripeEventOf(seq uint64, stored time.Time, h nats.Header, data []byte) Str
 var outcomeKinds = []events.AuditKind{events.AuditFactApplied, events.AuditFactSkipped, events.AuditDeadLettered}
 
 // auditSlack: how long before a Stripe event was stored in STRIPE an audit
-// of it may be stored (the streams' leaders' clocks may differ).
-const auditSlack = time.Minute
+// of it may be stored (the streams' leaders' clocks may differ);
+// outcomeWithin: how long after, at most, the audits of its outcome are
+// looked for. A later audit of it (the worker was down for longer) is not
+// seen: the event then shows as handled, or pending.
+const (
+	auditSlack    = time.Minute
+	outcomeWithin = 24 * time.Hour
+)
 
 // StripeEvents returns up to limit (default 100) of the Stripe events
 // stored in STRIPE before sequence before (0: the newest), newest first,
 // each with its outcome: the audits of its event id (applied, skipped)
 // and of its message (dead-lettered), else whether the worker's consumer
 // has acknowledged it. It reads the page's messages and the outcome audits
-// stored since the oldest of them: in proportion to the page and to the
-// traffic since, never to the whole history.
+// stored from shortly before the oldest of them to outcomeWithin after the
+// newest: in proportion to the page and the traffic of its time, never to
+// the whole history.
 func (o *Ops) StripeEvents(ctx context.Context, before uint64, limit int) (EventPage, error) {
 	if limit <= 0 {
 		limit = 100
@@ -151,7 +158,7 @@ func (o *Ops) StripeEvents(ctx context.Context, before uint64, limit int) (Event
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{stripeSubjects + ">"},
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from}
-	var oldest time.Time
+	var oldest, newest time.Time
 	err = o.scan(ctx, events.StreamStripe, cfg, func(m jetstream.Msg) error {
 		meta, err := m.Metadata()
 		if err != nil {
@@ -163,6 +170,7 @@ func (o *Ops) StripeEvents(ctx context.Context, before uint64, limit int) (Event
 		if oldest.IsZero() {
 			oldest = meta.Timestamp
 		}
+		newest = meta.Timestamp
 		page.Events = append(page.Events, stripeEventOf(meta.Sequence.Stream, meta.Timestamp, m.Headers(), m.Data()))
 		return nil
 	})
@@ -172,7 +180,7 @@ func (o *Ops) StripeEvents(ctx context.Context, before uint64, limit int) (Event
 	if len(page.Events) == 0 {
 		return page, nil
 	}
-	if err := o.outcomes(ctx, oldest.Add(-auditSlack), page.Events); err != nil {
+	if err := o.outcomes(ctx, oldest.Add(-auditSlack), newest.Add(outcomeWithin), page.Events); err != nil {
 		return page, err
 	}
 	slices.Reverse(page.Events)
@@ -187,7 +195,7 @@ func (o *Ops) StripeEventAt(ctx context.Context, seq uint64) (StripeEvent, error
 		return StripeEvent{}, err
 	}
 	evs := []StripeEvent{stripeEventOf(m.Sequence, m.Time, m.Header, m.Data)}
-	if err := o.outcomes(ctx, m.Time.Add(-auditSlack), evs); err != nil {
+	if err := o.outcomes(ctx, m.Time.Add(-auditSlack), m.Time.Add(outcomeWithin), evs); err != nil {
 		return StripeEvent{}, err
 	}
 	return evs[0], nil
@@ -197,8 +205,8 @@ func (o *Ops) StripeEventAt(ctx context.Context, seq uint64) (StripeEvent, error
 var errStop = errors.New("stop")
 
 // outcomes sets the outcome of evs from the outcome audits stored in AUDIT
-// since since, and the worker's consumer's acknowledgements.
-func (o *Ops) outcomes(ctx context.Context, since time.Time, evs []StripeEvent) error {
+// between since and until, and the worker's consumer's acknowledgements.
+func (o *Ops) outcomes(ctx context.Context, since, until time.Time, evs []StripeEvent) error {
 	byEvent := map[string][]int{}
 	byMsg := map[string][]int{} // one id twice: stored again after the duplicate window
 	for i, e := range evs {
@@ -222,6 +230,9 @@ func (o *Ops) outcomes(ctx context.Context, since time.Time, evs []StripeEvent) 
 	}
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: filter, DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since}
 	err := o.scan(ctx, events.StreamAudit, cfg, func(m jetstream.Msg) error {
+		if meta, err := m.Metadata(); err == nil && meta.Timestamp.After(until) {
+			return errStop
+		}
 		a, err := events.DecodeAudit(m.Data())
 		if err != nil {
 			return nil //nolint:nilerr // another version's audit says nothing here
@@ -251,7 +262,7 @@ func (o *Ops) outcomes(ctx context.Context, since time.Time, evs []StripeEvent) 
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errStop) {
 		return err
 	}
 	var ackFloor uint64
