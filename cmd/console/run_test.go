@@ -37,6 +37,12 @@ func TestRunRefusesABadConfiguration(t *testing.T) {
 		"proxy without role": {[]string{key, "CONSOLE_PROXY_USER_HEADER=X-User"}, "go together"},
 		"the webhook's port": {[]string{key, "CONSOLE_PROXY_USER_HEADER=X-User", "CONSOLE_PROXY_ROLE=finance", "ADMIN_ADDR=127.0.0.1:8080"}, "webhook's port"},
 		"an unknown role":    {[]string{key, "CONSOLE_PROXY_USER_HEADER=X-User", "CONSOLE_PROXY_ROLE=root"}, "operator or finance"},
+		"a customer page without its key": {[]string{key, "CONSOLE_USERS=a:operator:$2a$04$x", "PORTAL_ADDR=127.0.0.1:0",
+			"PORTAL_URL=https://vpn.example/account"}, "PORTAL_URL and PORTAL_KEY"},
+		"a customer page without provisioning": {[]string{key, "CONSOLE_PROXY_USER_HEADER=X-User", "CONSOLE_PROXY_ROLE=finance",
+			"PORTAL_ADDR=127.0.0.1:0", "PORTAL_URL=https://vpn.example/account", "PORTAL_KEY=" + strings.Repeat("A", 43) + "="}, "needs PLANS_FILE"},
+		"a customer page on the console's port": {[]string{key, "CONSOLE_PROXY_USER_HEADER=X-User", "CONSOLE_PROXY_ROLE=finance",
+			"ADMIN_ADDR=127.0.0.1:8090", "PORTAL_ADDR=:8090", "PORTAL_URL=https://vpn.example/account", "PORTAL_KEY=" + strings.Repeat("A", 43) + "="}, "a listener of its own"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
