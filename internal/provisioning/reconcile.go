@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -110,6 +111,15 @@ func (s *pass) finish(ctx context.Context, r *Record) error {
 func (s *pass) drive(ctx context.Context, r *Record) (*Record, error) {
 	for range maxSteps {
 		st := s.nextStep(r, s.cfg.Now())
+		if s.ready != nil && (st.do == nil || st.name != s.ready.Name || (s.limit != nil && !s.limit(st.name))) {
+			// The clock moved the decision on since the result wrote
+			// the email's intent: clear it, read again, decide again.
+			var err error
+			if r, err = s.dropReady(ctx); err != nil {
+				return r, err
+			}
+			continue
+		}
 		if st.do == nil || (s.limit != nil && !s.limit(st.name)) {
 			break
 		}
@@ -127,7 +137,23 @@ func (s *pass) drive(ctx context.Context, r *Record) (*Record, error) {
 		r = next
 		s.taken = append(s.taken, st.name)
 	}
+	if s.ready != nil {
+		return s.dropReady(ctx)
+	}
 	return r, nil
+}
+
+// dropReady clears the email intent the last result wrote (ready) and
+// returns the record as stored.
+func (s *pass) dropReady(ctx context.Context) (*Record, error) {
+	ready := s.ready
+	s.ready = nil
+	s.withdraw(ctx, s.key, ready)
+	r, snap, err := s.store.get(ctx, s.key)
+	if err == nil {
+		s.last = snap
+	}
+	return r, err
 }
 
 // settled reports, from one read, whether the record needs nothing: no step
@@ -176,6 +202,13 @@ type pass struct {
 	last snapshot
 	// released: the lease was given up by the pass's last write.
 	released bool
+	// ready is the intent of an email step that the last step's result
+	// wrote with it (resultNext), for that email step to take without a
+	// write of its own (takeIntent). An email step recovered after a crash
+	// is sent again anyway, so its intent guards only the lease at the
+	// moment of sending, which the result's write checked. A pass that
+	// ends without taking it clears it (dropReady).
+	ready *Step
 }
 
 // updateKey is update of record key, which is the pass's (the steps name
@@ -240,11 +273,16 @@ func (s *pass) release() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	ready := s.ready
+	s.ready = nil
 	_, err := s.update(ctx, func(r *Record) error {
 		if !s.holds(r) {
 			return errNoChange
 		}
 		r.Lease = nil
+		if ready != nil && r.Step != nil && r.Step.Attempt == ready.Attempt {
+			r.Step = nil // an email intent no step took (ready): nothing was sent
+		}
 		return nil
 	})
 	if err != nil {
@@ -502,10 +540,28 @@ var errTakenOver = errors.New("was taken over")
 // left for the next pass to take for a crash (a create in review, an
 // email sent twice).
 func (s *pass) result(ctx context.Context, key string, st *Step, apply func(r *Record)) (*Record, error) {
+	return s.writeResult(ctx, key, st, apply, false)
+}
+
+// resultNext is result of a step that succeeded: if the record's next
+// step is an email, its intent is written in the same write (ready), and
+// that step sends without writing one of its own.
+func (s *pass) resultNext(ctx context.Context, key string, st *Step, apply func(r *Record)) (*Record, error) {
+	return s.writeResult(ctx, key, st, apply, key == s.key)
+}
+
+func (s *pass) writeResult(ctx context.Context, key string, st *Step, apply func(r *Record), next bool) (*Record, error) {
+	var ready *Step
 	r, err := s.retryWrite(ctx, func() (*Record, error) {
 		return s.updateKey(ctx, key, func(r *Record) error {
-			if r.Step == nil && r.LastStep == st.Attempt {
-				return errNoChange // written already: its answer was lost
+			ready = nil
+			if r.LastStep == st.Attempt {
+				// Written already: its answer was lost. The email
+				// intent it carried, if any, is still this pass's.
+				if next && r.Step != nil && strings.HasPrefix(r.Step.Name, mailPrefix) && s.holds(r) {
+					ready = r.Step
+				}
+				return errNoChange
 			}
 			if r.Step == nil || r.Step.Attempt != st.Attempt {
 				return fmt.Errorf("step %s attempt %s %w", st.Name, st.Attempt, errTakenOver)
@@ -515,14 +571,43 @@ func (s *pass) result(ctx context.Context, key string, st *Step, apply func(r *R
 				r.Lease.Until = s.cfg.Now().Add(s.cfg.LeaseFor)
 			}
 			apply(r)
+			if next && s.holds(r) {
+				ready = s.readyEmail(r)
+			}
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.ready = ready
 	s.cfg.Failpoint("result." + st.Name)
 	return r, nil
+}
+
+// readyEmail writes into r the intent of its next step if that is an
+// email this pass may send, and returns it.
+func (s *pass) readyEmail(r *Record) *Step {
+	now := s.cfg.Now()
+	next := s.nextStep(r, now)
+	if next.do == nil || !strings.HasPrefix(next.name, mailPrefix) || (s.limit != nil && !s.limit(next.name)) {
+		return nil
+	}
+	r.Step = &Step{Name: next.name, Attempt: newAttempt(), Owner: s.cfg.Owner, Started: now.UTC()}
+	return r.Step
+}
+
+// takeIntent is intent for step name, unless the last result wrote it
+// already (ready) and r, the record as that result wrote it, carries it.
+func (s *pass) takeIntent(ctx context.Context, r *Record, name string, want func(r *Record) bool) (*Record, *Step, error) {
+	if st := s.ready; st != nil {
+		s.ready = nil
+		if st.Name == name && r.Step != nil && r.Step.Attempt == st.Attempt {
+			s.cfg.Failpoint("intent." + name)
+			return r, st, nil
+		}
+	}
+	return s.intent(ctx, r.Key, name, want)
 }
 
 // local is a step with no provider call: one CAS write.
@@ -570,7 +655,7 @@ func (s *pass) callAt(ctx context.Context, r *Record, p Provider, name string, w
 		}
 		return r, fmt.Errorf("%s %s: %w", name, r.Key, callErr)
 	}
-	return s.result(ctx, r.Key, st, apply)
+	return s.resultNext(ctx, r.Key, st, apply)
 }
 
 func (s *pass) create(ctx context.Context, r *Record) (*Record, error) {
@@ -601,7 +686,7 @@ func (s *pass) create(ctx context.Context, r *Record) (*Record, error) {
 		return r, fmt.Errorf("seal credentials: %w", err)
 	}
 	now := s.cfg.Now().UTC()
-	return s.result(ctx, r.Key, st, func(r *Record) {
+	return s.resultNext(ctx, r.Key, st, func(r *Record) {
 		old := r.Actual
 		if old.Exists {
 			r.Actual.Retired = append(r.Actual.Retired, RetiredAccount{Provider: old.Provider, Username: old.Username})
@@ -850,7 +935,7 @@ func (s *pass) retire(ctx context.Context, r *Record) (*Record, error) {
 // email sends a pending email.
 func email(m PendingEmail) namedStep {
 	return namedStep{mailPrefix + m.ID, func(s *pass, ctx context.Context, r *Record) (*Record, error) {
-		r, st, err := s.intent(ctx, r.Key, mailPrefix+m.ID, func(r *Record) bool { return r.owes(m.ID) })
+		r, st, err := s.takeIntent(ctx, r, mailPrefix+m.ID, func(r *Record) bool { return r.owes(m.ID) })
 		if err != nil {
 			return r, err
 		}
@@ -908,7 +993,7 @@ func (s *pass) mailed(ctx context.Context, key string, st *Step, m PendingEmail,
 		return nil, fmt.Errorf("send %s email: %w", m.Kind, sendErr)
 	}
 	now := s.cfg.Now().UTC()
-	r, err := s.result(ctx, key, st, func(r *Record) {
+	r, err := s.resultNext(ctx, key, st, func(r *Record) {
 		r.Mail = slices.DeleteFunc(r.Mail, func(p PendingEmail) bool { return p.ID == m.ID })
 		if r.Emails == nil {
 			r.Emails = map[string]SentEmail{}
