@@ -99,7 +99,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.LatencyConcurrency, "latency-concurrency", 16, "latency: WORKER_CONCURRENCY")
 	fs.DurationVar(&c.ProviderLatency, "provider-latency", 200*time.Millisecond, "provider latency L of the simulators")
 	providerConcurrency := fs.String("provider-concurrency", "16,64", "provider latency: WORKER_CONCURRENCY settings C")
-	fs.IntVar(&c.ProviderRounds, "provider-rounds", 20, "provider latency: orders per run, as a multiple of C")
+	fs.IntVar(&c.ProviderRounds, "provider-rounds", 50, "provider latency: orders per run, as a multiple of C (enough that the first and last round, when not every slot is busy, weigh little in a throughput)")
 	fs.IntVar(&c.RSSEvents, "rss-events", 10000, "peak RSS: events pending when the worker starts (two per order)")
 	fs.IntVar(&c.RSSConcurrency, "rss-concurrency", 256, "peak RSS: WORKER_CONCURRENCY (the largest of -concurrency: the most memory)")
 	if err := fs.Parse(args); err != nil {
