@@ -184,7 +184,7 @@ func TestCustomerInTheBrowser(t *testing.T) {
 	if strings.Contains(br.html(), password) {
 		t.Error("the page shows the new password again")
 	}
-	br.do("sign out", chromedp.Click("#signout"), chromedp.WaitVisible("#email"))
+	br.do("sign out", chromedp.Click("#signout"), chromedp.WaitVisible("#ask"))
 	if strings.Contains(br.html(), "Standard VPN") {
 		t.Error("signed out, the page still shows the record")
 	}
