@@ -72,10 +72,21 @@ func run(ctx context.Context, environ []string, ready chan<- string) error {
 	} else {
 		log.Warn("console: resend and review resolutions are off: " + cfg.CanProvision().Error())
 	}
+	// The provider adapters, as the worker builds them, for the reconcile
+	// page and the account page's live state (none configured: both say so).
+	pc, vc, err := cfg.ClientConfigs()
+	if err != nil {
+		return err
+	}
+	if o.Providers, err = worker.NewProviders(pc, vc, log); err != nil {
+		return err
+	}
+	ccfg.Grace = &cfg.GracePeriod
 	c, err := console.New(ccfg, o, log.Named("console"))
 	if err != nil {
 		return err
 	}
+	defer c.Close() // a reconcile running in the background ends first
 	var pg *portal.Portal
 	if cfg.PortalAddr != "" {
 		if pg, err = customerPage(cfg, js, svc, log.Named("portal")); err != nil {
