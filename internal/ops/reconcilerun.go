@@ -25,11 +25,9 @@ import (
 // reads the newest with one lookup by subject (audit.reconcile.run), so
 // the overview costs nothing in proportion to the history.
 
-// AuditReconcileRun is the kind of the audit of a reconcile run. Its
-// subject is events.AuditSubject(AuditReconcileRun). (It is declared here,
-// beside the only code that writes and reads it; the audit contract is
-// internal/events'.)
-const AuditReconcileRun events.AuditKind = "reconcile.run"
+// AuditReconcileRun is the kind of the audit of a reconcile run
+// (events.AuditReconcileRun, declared with the other kinds).
+const AuditReconcileRun = events.AuditReconcileRun
 
 // runRows bounds the drift rows a recorded run keeps: the unfixed first,
 // then the fixed. The counts are always complete.
