@@ -153,19 +153,14 @@ type invoiceLine struct {
 	proration    bool
 }
 
-// readInvoice reads an invoice of r's version.
+// readInvoice reads an invoice of r's version, in one pass over its JSON
+// (an invoice is the largest object vpnbill reads).
 func (r reader) readInvoice(obj json.RawMessage) (invoice, error) {
-	var inv invoice
-	if err := r.decode(obj, &inv, "invoice"); err != nil {
-		return inv, err
-	}
-	if inv.ID == "" {
-		return inv, r.malformed("invoice", "", "no id")
-	}
 	if r.basil {
-		return inv, r.readInvoiceBasil(obj, &inv)
+		return r.readInvoiceBasil(obj)
 	}
 	var old struct {
+		invoice
 		Subscription  ref `json:"subscription"`
 		Charge        ref `json:"charge"`
 		PaymentIntent ref `json:"payment_intent"`
@@ -177,8 +172,12 @@ func (r reader) readInvoice(obj json.RawMessage) (invoice, error) {
 			Proration bool   `json:"proration"`
 		}] `json:"lines"`
 	}
-	if err := r.decode(obj, &old, "invoice "+inv.ID); err != nil {
-		return inv, err
+	if err := r.decode(obj, &old, "invoice"); err != nil {
+		return invoice{}, err
+	}
+	inv := old.invoice
+	if inv.ID == "" {
+		return inv, r.malformed("invoice", "", "no id")
 	}
 	inv.subscription, inv.charge, inv.paymentIntent = string(old.Subscription), string(old.Charge), string(old.PaymentIntent)
 	if inv.subscription == "" {
@@ -196,8 +195,9 @@ func (r reader) readInvoice(obj json.RawMessage) (invoice, error) {
 // readInvoiceBasil reads what basil moved: the subscription under parent,
 // the line's price under pricing and its kind under parent. The invoice no
 // longer names its payment: invoice_payment objects do.
-func (r reader) readInvoiceBasil(obj json.RawMessage, inv *invoice) error {
+func (r reader) readInvoiceBasil(obj json.RawMessage) (invoice, error) {
 	var b struct {
+		invoice
 		Parent *struct {
 			Type                string `json:"type"`
 			SubscriptionDetails *struct {
@@ -221,12 +221,16 @@ func (r reader) readInvoiceBasil(obj json.RawMessage, inv *invoice) error {
 			Period period `json:"period"`
 		}] `json:"lines"`
 	}
-	if err := r.decode(obj, &b, "invoice "+inv.ID); err != nil {
-		return err
+	if err := r.decode(obj, &b, "invoice"); err != nil {
+		return invoice{}, err
+	}
+	inv := b.invoice
+	if inv.ID == "" {
+		return inv, r.malformed("invoice", "", "no id")
 	}
 	switch {
 	case b.Parent == nil:
-		inv.noSub = r.noSubscription(inv, "parent")
+		inv.noSub = r.noSubscription(&inv, "parent")
 	case b.Parent.Type == "subscription_details":
 		if d := b.Parent.SubscriptionDetails; d != nil {
 			inv.subscription = string(d.Subscription)
@@ -256,7 +260,7 @@ func (r reader) readInvoiceBasil(obj json.RawMessage, inv *invoice) error {
 		}
 		inv.lines = append(inv.lines, line)
 	}
-	return nil
+	return inv, nil
 }
 
 // noSubscription is why an invoice names no subscription (field is where
