@@ -492,6 +492,56 @@ func TestConsoleDisabledByDefault(t *testing.T) {
 	}
 }
 
+// The console runs vpnbillctl's operations with its variables: it refuses
+// to start with a provider's URL (the shared ConfigMap's) and not its
+// secret, and resend reads the plans file PLANS_FILE names; egress lets it
+// reach the providers and SMTP.
+func TestConsoleHasWhatItStartsWith(t *testing.T) {
+	t.Parallel()
+	m := render(t, "--set", "console.secretKeys={console-users,console-session-key,purevpn-api-password}")
+	console := m.deployment(t, "console")
+	if got, want := secretFiles(console), []string{"CONSOLE_USERS", "CONSOLE_SESSION_KEY", "PUREVPN_API_PASSWORD", "VPNKI_API_KEY"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the console reads %v from files; want %v (its own, then each configured provider's, once)", got, want)
+	}
+	plansFile := m.configMaps[slices.IndexFunc(m.configMaps, func(c corev1.ConfigMap) bool { return c.Data["PLANS_FILE"] != "" })].Data["PLANS_FILE"]
+	for _, comp := range []string{"console", "worker"} {
+		if !mountsPlans(m, m.deployment(t, comp), plansFile) {
+			t.Errorf("%s: PLANS_FILE=%s is not the plans ConfigMap's plans.yaml", comp, plansFile)
+		}
+	}
+	np := m.networkPolicies[slices.IndexFunc(m.networkPolicies, func(n networkingv1.NetworkPolicy) bool {
+		return n.Spec.PodSelector.MatchLabels["app.kubernetes.io/component"] == "console"
+	})]
+	if !slices.ContainsFunc(np.Spec.Egress, func(r networkingv1.NetworkPolicyEgressRule) bool {
+		return slices.ContainsFunc(r.To, func(p networkingv1.NetworkPolicyPeer) bool { return p.IPBlock != nil })
+	}) {
+		t.Errorf("NetworkPolicy %s: no egress beyond the cluster (providers, SMTP)", np.Name)
+	}
+	// Only the configured providers' keys.
+	bare := render(t, "--set", "config.purevpn.apiURL=", "--set", "config.purevpn.apiUser=", "--set", "config.vpnki.apiURL=https://vpnki.example/x")
+	if got := secretFiles(bare.deployment(t, "console")); !reflect.DeepEqual(got, []string{"VPNKI_API_KEY"}) {
+		t.Errorf("with VPNKI alone the console reads %v; want VPNKI_API_KEY", got)
+	}
+}
+
+// mountsPlans tells whether path is the plans ConfigMap's plans.yaml as d's container mounts it.
+func mountsPlans(m manifests, d appsv1.Deployment, path string) bool {
+	pod := d.Spec.Template.Spec
+	for _, vm := range pod.Containers[0].VolumeMounts {
+		for _, v := range pod.Volumes {
+			if v.Name != vm.Name || v.ConfigMap == nil || !strings.HasSuffix(v.ConfigMap.Name, "-plans") {
+				continue
+			}
+			for _, item := range v.ConfigMap.Items {
+				if item.Key == "plans.yaml" && filepath.Join(vm.MountPath, item.Path) == path {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // The probes ask the ports the processes are told to listen on: the
 // webhook's /healthz and /readyz on its public port (WEBHOOK_ADDR), the
 // worker's on METRICS_ADDR, the console's on ADMIN_ADDR.

@@ -50,15 +50,33 @@ configured provider's and the Stripe API key's. One per line.
 {{- define "vpnbill.workerSecretKeys" -}}
 smtp-url
 credentials-key
-{{- if .Values.config.purevpn.apiURL }}
-purevpn-api-password
-{{- end }}
-{{- if .Values.config.vpnki.apiURL }}
-vpnki-api-key
+{{- with include "vpnbill.providerSecretKeys" . }}
+{{ . }}
 {{- end }}
 {{- if or .Values.config.stripeAPIKey (and .Values.secrets.create (index .Values.secrets.values "stripe-api-key")) }}
 stripe-api-key
 {{- end }}
+{{- end -}}
+
+{{/*
+The configured providers' Secret keys, one per line. The worker and the
+console read them: the console refuses to start with a provider's URL and
+not its secret.
+*/}}
+{{- define "vpnbill.providerSecretKeys" -}}
+{{- $keys := list -}}
+{{- if .Values.config.purevpn.apiURL }}{{ $keys = append $keys "purevpn-api-password" }}{{ end -}}
+{{- if .Values.config.vpnki.apiURL }}{{ $keys = append $keys "vpnki-api-key" }}{{ end -}}
+{{- join "\n" $keys -}}
+{{- end -}}
+
+{{/*
+The Secret keys the console reads, one per line: console.secretKeys and the
+providers' keys.
+*/}}
+{{- define "vpnbill.consoleSecretKeys" -}}
+{{- $keys := concat .Values.console.secretKeys (splitList "\n" (include "vpnbill.providerSecretKeys" .)) -}}
+{{- $keys | compact | uniq | join "\n" -}}
 {{- end -}}
 
 {{/* Whether the webhook serves checkout links. */}}
