@@ -123,9 +123,12 @@ func New(cfg Config, o *ops.Ops, log *zap.Logger) (*Console, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	c := &Console{cfg: cfg, ops: o, log: log, signer: signer{key: cfg.SessionKey}, limits: newSigninLimits(), recon: &reconcileJob{}}
+	limits, err := newSigninLimits(cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	c := &Console{cfg: cfg, ops: o, log: log, signer: signer{key: cfg.SessionKey}, limits: limits, recon: &reconcileJob{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	var err error
 	if c.pages, err = parsePages(); err != nil {
 		return nil, err
 	}

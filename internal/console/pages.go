@@ -17,6 +17,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/ops"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
+	"github.com/vpnbill/vpnbill/internal/ratelimit"
 )
 
 // pageNames are the templates of templates/, each rendered inside layout.html.
@@ -150,17 +151,17 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostFormValue("user")
-	if wait, refused := c.limits.refused(r, name, now); refused {
-		secs := int((wait + time.Second - 1) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		c.log.Warn("console: sign-in refused: too many failures", zap.String("user", name), zap.String("client", ipKey(r)))
+	if wait, refused := c.limits.refused(r, name); refused {
+		secs := ratelimit.RetryAfter(wait)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.log.Warn("console: sign-in refused: too many failures", zap.String("user", name), zap.String("client", clientIP(r)))
 		c.showSignin(w, r, http.StatusTooManyRequests,
-			fmt.Sprintf("Too many failed sign-ins: try again in %d minutes.", (max(secs, 1)+59)/60))
+			fmt.Sprintf("Too many failed sign-ins: try again in %d minutes.", (secs+59)/60))
 		return
 	}
 	u, ok := authenticate(c.cfg.Users, name, r.PostFormValue("password"))
 	if !ok {
-		c.limits.failed(r, name, now)
+		c.limits.failed(r, name)
 		c.log.Warn("console: sign-in refused", zap.String("user", name))
 		c.showSignin(w, r, http.StatusUnauthorized, "Unknown user or wrong password.")
 		return

@@ -8,8 +8,8 @@ import (
 	netmail "net/mail"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/vpnbill/vpnbill/internal/billing"
+	"github.com/vpnbill/vpnbill/internal/ratelimit"
 )
 
 // CheckoutConfig configures the checkout links, GET /buy/<plan id>.
@@ -109,7 +110,7 @@ type Checkout struct {
 	cfg      CheckoutConfig
 	sessions session.Client
 	prices   stripeprice.Client
-	limit    *ipLimiter
+	limit    *ratelimit.Buckets // per client IP
 	log      *zap.Logger
 }
 
@@ -130,12 +131,16 @@ func NewCheckout(cfg CheckoutConfig, log *zap.Logger) (*Checkout, error) {
 	if cfg.APIURL != "" {
 		bc.URL = stripe.String(cfg.APIURL)
 	}
+	limit, err := ratelimit.NewBuckets(ratelimit.BucketsConfig{Burst: cfg.Burst, Refill: cfg.PerMinute, Per: time.Minute, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("checkout links: %w", err)
+	}
 	backend := stripe.GetBackendWithConfig(stripe.APIBackend, bc)
 	return &Checkout{
 		cfg:      cfg,
 		sessions: session.Client{B: backend, Key: cfg.APIKey},
 		prices:   stripeprice.Client{B: backend, Key: cfg.APIKey},
-		limit:    newIPLimiter(cfg.PerMinute, cfg.Burst, cfg.Now),
+		limit:    limit,
 		log:      log,
 	}, nil
 }
@@ -150,9 +155,9 @@ func (c *Checkout) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		say(w, http.StatusMethodNotAllowed, "GET only")
 		return
 	}
-	ip := remoteIP(r)
-	if wait, ok := c.limit.allow(ip); !ok {
-		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+	ip := ratelimit.ClientIP(r, "")
+	if wait, ok := c.limit.Allow(ip); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(wait)))
 		say(w, http.StatusTooManyRequests, "too many checkout requests, try again shortly")
 		return
 	}
@@ -258,57 +263,4 @@ func say(w http.ResponseWriter, code int, text string) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_, _ = fmt.Fprintln(w, text)
-}
-
-// ipLimiter is a token bucket per client IP: burst tokens, refilled at
-// perMinute a minute. Buckets full again are forgotten, so memory follows
-// the clients of the last minutes, not all clients ever.
-type ipLimiter struct {
-	mu      sync.Mutex
-	every   time.Duration // one token per every
-	burst   float64
-	now     func() time.Time
-	buckets map[string]*bucket
-	swept   time.Time
-}
-
-type bucket struct {
-	tokens float64
-	at     time.Time
-}
-
-func newIPLimiter(perMinute, burst int, now func() time.Time) *ipLimiter {
-	return &ipLimiter{every: time.Minute / time.Duration(perMinute), burst: float64(burst), now: now, buckets: map[string]*bucket{}}
-}
-
-// allow takes a token of ip's bucket; if there is none, it says how long
-// until there is.
-func (l *ipLimiter) allow(ip string) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if now.Sub(l.swept) > time.Minute {
-		for k, b := range l.buckets {
-			if l.fill(b, now) >= l.burst {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
-	}
-	b := l.buckets[ip]
-	if b == nil {
-		b = &bucket{tokens: l.burst, at: now}
-		l.buckets[ip] = b
-	}
-	b.tokens, b.at = l.fill(b, now), now
-	if b.tokens < 1 {
-		return time.Duration((1 - b.tokens) * float64(l.every)), false
-	}
-	b.tokens--
-	return 0, true
-}
-
-// fill is b's tokens at now.
-func (l *ipLimiter) fill(b *bucket, now time.Time) float64 {
-	return min(l.burst, b.tokens+float64(now.Sub(b.at))/float64(l.every))
 }

@@ -31,6 +31,7 @@ import (
 
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/events"
+	"github.com/vpnbill/vpnbill/internal/ratelimit"
 )
 
 // HeaderReceived carries, on each stored event, when the webhook received it
@@ -154,7 +155,7 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request) {
 		} else {
 			h.Stats.RejectedSignature.Add(1)
 		}
-		h.log.Warn("webhook rejected", zap.String("remote", remoteIP(r)), zap.String("reason", err.Error()))
+		h.log.Warn("webhook rejected", zap.String("remote", ratelimit.ClientIP(r, "")), zap.String("reason", err.Error()))
 		refuse(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -282,17 +283,9 @@ func (b requestBody) release() {
 
 func (h *Handler) tooLarge(w http.ResponseWriter, r *http.Request) {
 	h.Stats.RejectedTooLarge.Add(1)
-	h.log.Warn("webhook body too large", zap.String("remote", remoteIP(r)), zap.Int64("limit", h.cfg.MaxBody))
+	h.log.Warn("webhook body too large", zap.String("remote", ratelimit.ClientIP(r, "")), zap.Int64("limit", h.cfg.MaxBody))
 	w.Header().Set("Connection", "close")
 	refuse(w, http.StatusRequestEntityTooLarge, "body over "+strconv.FormatInt(h.cfg.MaxBody, 10)+" bytes")
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // The answers of a verified event, and of /healthz and /readyz, encoded

@@ -22,6 +22,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/ops"
 	"github.com/vpnbill/vpnbill/internal/portal/link"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
+	"github.com/vpnbill/vpnbill/internal/ratelimit"
 )
 
 // cookieName is the page's session cookie.
@@ -353,7 +354,7 @@ func (p *Portal) reset(w http.ResponseWriter, r *http.Request) {
 		p.account(ctx, w, http.StatusBadRequest, c, token, nil, "", "That seat has no account to set a new password for.")
 		return
 	}
-	if wait, ok := p.resets.allow(root); !ok {
+	if wait, ok := p.resets.Allow(root); !ok {
 		tooMany(w, wait)
 		return
 	}
@@ -456,11 +457,11 @@ func (p *Portal) askLink(w http.ResponseWriter, r *http.Request) {
 			Data: askData{CanAsk: true, Email: addr}})
 		return
 	}
-	if wait, ok := p.linksPerIP.allow(clientIP(r, p.cfg.ClientIPHeader)); !ok {
+	if wait, ok := p.linksPerIP.Allow(ratelimit.ClientIP(r, p.cfg.ClientIPHeader)); !ok {
 		tooMany(w, wait)
 		return
 	}
-	if wait, ok := p.linksPerAddress.allow(strings.ToLower(addr)); !ok {
+	if wait, ok := p.linksPerAddress.Allow(strings.ToLower(addr)); !ok {
 		tooMany(w, wait)
 		return
 	}

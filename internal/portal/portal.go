@@ -29,6 +29,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/ops"
 	"github.com/vpnbill/vpnbill/internal/portal/link"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
+	"github.com/vpnbill/vpnbill/internal/ratelimit"
 )
 
 //go:embed templates/*.html static/*
@@ -158,7 +160,11 @@ type Portal struct {
 	pages map[string]*template.Template
 	mux   *http.ServeMux
 
-	perIP, linksPerIP, linksPerAddress, resets *limiter
+	// The limits (Config.PerMinute, LinksPerHour, ResetsPerHour), in
+	// memory: each console process limits on its own. Keyed by the client
+	// IP (perIP, linksPerIP), the email address in lower case
+	// (linksPerAddress) and the subscription (resets).
+	perIP, linksPerIP, linksPerAddress, resets *ratelimit.Buckets
 
 	// The link emails, sent one at a time by send, so that asking takes
 	// as long for an address vpnbill knows as for one it does not.
@@ -180,12 +186,14 @@ func New(cfg Config, log *zap.Logger) (*Portal, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	p := &Portal{cfg: cfg, log: log,
-		perIP:           newLimiter(cfg.PerMinute, time.Minute, cfg.Now),
-		linksPerIP:      newLimiter(cfg.LinksPerHour, time.Hour, cfg.Now),
-		linksPerAddress: newLimiter(cfg.LinksPerHour, time.Hour, cfg.Now),
-		resets:          newLimiter(cfg.ResetsPerHour, time.Hour, cfg.Now),
-		queue:           make(chan string, queueLen),
+	p := &Portal{cfg: cfg, log: log, queue: make(chan string, queueLen)}
+	var errs [4]error
+	p.perIP, errs[0] = perKey(cfg.PerMinute, time.Minute, cfg.Now)
+	p.linksPerIP, errs[1] = perKey(cfg.LinksPerHour, time.Hour, cfg.Now)
+	p.linksPerAddress, errs[2] = perKey(cfg.LinksPerHour, time.Hour, cfg.Now)
+	p.resets, errs[3] = perKey(cfg.ResetsPerHour, time.Hour, cfg.Now)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("portal: %w", err)
 	}
 	var err error
 	if p.pages, err = parsePages(); err != nil {
@@ -197,6 +205,11 @@ func New(cfg Config, log *zap.Logger) (*Portal, error) {
 	p.sender.Add(1)
 	go p.send(ctx)
 	return p, nil
+}
+
+// perKey is a limit per key of n a per, n at once.
+func perKey(n int, per time.Duration, now func() time.Time) (*ratelimit.Buckets, error) {
+	return ratelimit.NewBuckets(ratelimit.BucketsConfig{Burst: n, Refill: n, Per: per, Now: now})
 }
 
 // Close stops sending link emails, after the one being sent.
@@ -216,7 +229,7 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer") // the link's token must not leave in a Referer
 	h.Set("Cache-Control", "no-store")
-	if wait, ok := p.perIP.allow(clientIP(r, p.cfg.ClientIPHeader)); !ok {
+	if wait, ok := p.perIP.Allow(ratelimit.ClientIP(r, p.cfg.ClientIPHeader)); !ok {
 		tooMany(w, wait)
 		return
 	}
@@ -248,6 +261,6 @@ func (p *Portal) routes() {
 
 // tooMany answers 429 with when to try again.
 func tooMany(w http.ResponseWriter, wait time.Duration) {
-	w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+	w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetryAfter(wait)))
 	http.Error(w, "Too many requests: please try again in a moment.", http.StatusTooManyRequests)
 }
