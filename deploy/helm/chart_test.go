@@ -173,6 +173,10 @@ func TestLint(t *testing.T) {
 	if err != nil {
 		t.Fatalf("helm lint --strict: %v\n%s%s", err, out, stderr)
 	}
+	out, stderr, err = helm("lint", "--strict", chart, "-f", lintValues, "--set", "console.portal.enabled=false")
+	if err != nil {
+		t.Fatalf("helm lint --strict, without the customer page: %v\n%s%s", err, out, stderr)
+	}
 }
 
 // The chart stops at once, naming what is missing, rather than deploying
@@ -206,7 +210,7 @@ func TestRequiredValues(t *testing.T) {
 var valueSets = map[string][]string{
 	"CI values (console on, every option on)": nil,
 	"one provider, console off, no monitoring": {
-		"--set", "console.enabled=false", "--set", "config.purevpn.apiURL=", "--set", "config.purevpn.apiUser=",
+		"--set", "console.enabled=false", "--set", "console.portal.enabled=false", "--set", "config.purevpn.apiURL=", "--set", "config.purevpn.apiUser=",
 		"--set", "config.stripeAPIKey=false", "--set", "prometheusRule.enabled=false",
 		"--set", "metrics.podMonitor.enabled=false", "--set", "webhook.ingress.enabled=false",
 		"--set", "networkPolicy.egress.enabled=false",
@@ -214,7 +218,8 @@ var valueSets = map[string][]string{
 	"chart-made Secret": {"--set-string", "secrets.create=true",
 		"--set", "secrets.values.stripe-webhook-secret=whsec_a", "--set", "secrets.values.smtp-url=smtp://a",
 		"--set", "secrets.values.credentials-key=k", "--set", "secrets.values.purevpn-api-password=p",
-		"--set", "secrets.values.vpnki-api-key=v", "--set", "secrets.values.stripe-api-key=rk_test_a"},
+		"--set", "secrets.values.vpnki-api-key=v", "--set", "secrets.values.stripe-api-key=rk_test_a",
+		"--set", "secrets.values.portal-key=pk"},
 }
 
 func TestEveryContainerNonRootWithReadOnlyRoot(t *testing.T) {
@@ -295,6 +300,7 @@ func TestSecretsOnlyInTheSecret(t *testing.T) {
 		"stripe-webhook-secret": randomSecret(t, "whsec_"), "smtp-url": randomSecret(t, "smtp://user:"),
 		"credentials-key": randomSecret(t, "key"), "purevpn-api-password": randomSecret(t, "pw"),
 		"vpnki-api-key": randomSecret(t, "vk"), "stripe-api-key": randomSecret(t, "rk_live_"),
+		"portal-key": randomSecret(t, "pk"),
 	}
 	args := []string{"--set", "secrets.create=true"}
 	for k, v := range values {
@@ -322,8 +328,9 @@ func TestSecretsOnlyInTheSecret(t *testing.T) {
 	}
 
 	vars := secretVars(t)
-	// The webhook's and the worker's secrets (the console's are its own).
-	want := []string{"CREDENTIALS_KEY", "PUREVPN_API_PASSWORD", "SMTP_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "VPNKI_API_KEY"}
+	// The webhook's and the worker's secrets, and the customer page's key
+	// (the CI values turn it on; the console's own keys are its own).
+	want := []string{"CREDENTIALS_KEY", "PORTAL_KEY", "PUREVPN_API_PASSWORD", "SMTP_URL", "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "VPNKI_API_KEY"}
 	var fileVars []string
 	for _, d := range m.deployments {
 		c := d.Spec.Template.Spec.Containers[0]
@@ -392,11 +399,11 @@ func mountsFile(pod corev1.PodSpec, c corev1.Container, path string) bool {
 	return false
 }
 
-// The webhook is the only thing reachable from outside: one Service, one
-// Ingress routing /stripe/webhook alone to it.
+// Without the customer page, the webhook is the only thing reachable from
+// outside: one Service, one Ingress routing /stripe/webhook alone to it.
 func TestOnlyTheWebhookIsExposed(t *testing.T) {
 	t.Parallel()
-	m := render(t) // console on
+	m := render(t, "--set", "console.portal.enabled=false") // console on
 	if got := components(m); !reflect.DeepEqual(got, []string{"console", "webhook", "worker"}) {
 		t.Fatalf("Deployments %v, want console, webhook, worker", got)
 	}
@@ -427,7 +434,7 @@ func TestOnlyTheWebhookIsExposed(t *testing.T) {
 	if want := map[string]networkingv1.PathType{"/stripe/webhook": networkingv1.PathTypeExact, "/buy/": networkingv1.PathTypePrefix}; !reflect.DeepEqual(routed, want) {
 		t.Errorf("Ingress routes %v; want exactly %v", routed, want)
 	}
-	plain := render(t, "--set", "webhook.checkout.successURL=", "--set", "webhook.checkout.cancelURL=")
+	plain := render(t, "--set", "console.portal.enabled=false", "--set", "webhook.checkout.successURL=", "--set", "webhook.checkout.cancelURL=")
 	for _, rule := range plain.ingresses[0].Spec.Rules {
 		for _, p := range rule.HTTP.Paths {
 			if p.Path != "/stripe/webhook" {
@@ -486,7 +493,7 @@ func selects(selector, labels map[string]string) bool {
 
 func TestConsoleDisabledByDefault(t *testing.T) {
 	t.Parallel()
-	m := render(t, "--set", "console.enabled=null")
+	m := render(t, "--set", "console.enabled=null", "--set", "console.portal.enabled=null")
 	if got := components(m); !reflect.DeepEqual(got, []string{"webhook", "worker"}) {
 		t.Errorf("Deployments %v with console.enabled at its default; want webhook and worker", got)
 	}
@@ -498,7 +505,7 @@ func TestConsoleDisabledByDefault(t *testing.T) {
 // reach the providers and SMTP.
 func TestConsoleHasWhatItStartsWith(t *testing.T) {
 	t.Parallel()
-	m := render(t, "--set", "console.secretKeys={console-users,console-session-key,purevpn-api-password}")
+	m := render(t, "--set", "console.portal.enabled=false", "--set", "console.secretKeys={console-users,console-session-key,purevpn-api-password}")
 	console := m.deployment(t, "console")
 	if got, want := secretFiles(console), []string{"CONSOLE_USERS", "CONSOLE_SESSION_KEY", "PUREVPN_API_PASSWORD", "VPNKI_API_KEY"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("the console reads %v from files; want %v (its own, then each configured provider's, once)", got, want)
@@ -518,7 +525,7 @@ func TestConsoleHasWhatItStartsWith(t *testing.T) {
 		t.Errorf("NetworkPolicy %s: no egress beyond the cluster (providers, SMTP)", np.Name)
 	}
 	// Only the configured providers' keys.
-	bare := render(t, "--set", "config.purevpn.apiURL=", "--set", "config.purevpn.apiUser=", "--set", "config.vpnki.apiURL=https://vpnki.example/x")
+	bare := render(t, "--set", "console.portal.enabled=false", "--set", "config.purevpn.apiURL=", "--set", "config.purevpn.apiUser=", "--set", "config.vpnki.apiURL=https://vpnki.example/x")
 	if got := secretFiles(bare.deployment(t, "console")); !reflect.DeepEqual(got, []string{"VPNKI_API_KEY"}) {
 		t.Errorf("with VPNKI alone the console reads %v; want VPNKI_API_KEY", got)
 	}

@@ -72,11 +72,37 @@ not its secret.
 
 {{/*
 The Secret keys the console reads, one per line: console.secretKeys and the
-providers' keys.
+providers' keys; with the customer page, what resend needs too (the page
+resets passwords and emails links). The page's own key is mounted apart
+(vpnbill.secretVolume's portalKey).
 */}}
 {{- define "vpnbill.consoleSecretKeys" -}}
 {{- $keys := concat .Values.console.secretKeys (splitList "\n" (include "vpnbill.providerSecretKeys" .)) -}}
+{{- if include "vpnbill.portal" . -}}
+{{- $keys = without (concat $keys (list "smtp-url" "credentials-key")) "portal-key" .Values.console.portal.secretKey -}}
+{{- end -}}
 {{- $keys | compact | uniq | join "\n" -}}
+{{- end -}}
+
+{{/* Whether the console serves the customer page (the worker then links to it). */}}
+{{- define "vpnbill.portal" -}}
+{{- if .Values.console.portal.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The customer page's variables shared by the worker and the console: its URL,
+its key (a file of the Secret volume, vpnbill.secretVolume's portalKey), how
+long a link works.
+*/}}
+{{- define "vpnbill.portalEnv" -}}
+- name: PORTAL_URL
+  value: {{ .Values.console.portal.url | quote }}
+- name: PORTAL_KEY_FILE
+  value: /run/secrets/vpnbill/portal-key
+{{- with .Values.console.portal.linkTTL }}
+- name: PORTAL_LINK_TTL
+  value: {{ . | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* Whether the webhook serves checkout links. */}}
@@ -104,7 +130,11 @@ in upper case with '_' for '-' (stripe-webhook-secret: STRIPE_WEBHOOK_SECRET_FIL
 {{- end }}
 {{- end -}}
 
-{{/* The volume of those keys: (dict "root" $ "keys" list). */}}
+{{/*
+The volume of those keys: (dict "root" $ "keys" list "portalKey" true), the
+last for the customer page's key (console.portal.secretKey) as the file
+portal-key, whatever its key's name.
+*/}}
 {{- define "vpnbill.secretVolume" -}}
 - name: secrets
   secret:
@@ -115,6 +145,10 @@ in upper case with '_' for '-' (stripe-webhook-secret: STRIPE_WEBHOOK_SECRET_FIL
       {{- range .keys }}
       - key: {{ . }}
         path: {{ . }}
+      {{- end }}
+      {{- if .portalKey }}
+      - key: {{ .root.Values.console.portal.secretKey }}
+        path: portal-key
       {{- end }}
 {{- end -}}
 
@@ -160,16 +194,40 @@ Stops rendering with one message naming every required value missing.
 {{- if and (not .Values.config.purevpn.apiURL) (not .Values.config.vpnki.apiURL) -}}{{- $missing = append $missing "config.purevpn.apiURL or config.vpnki.apiURL (at least one provider)" -}}{{- end -}}
 {{- if and .Values.config.purevpn.apiURL (not .Values.config.purevpn.apiUser) -}}{{- $missing = append $missing "config.purevpn.apiUser" -}}{{- end -}}
 {{- if and (include "vpnbill.checkout" .) (not (and .Values.webhook.checkout.successURL .Values.webhook.checkout.cancelURL)) -}}{{- $missing = append $missing "webhook.checkout.successURL and webhook.checkout.cancelURL (both, for checkout links)" -}}{{- end -}}
+{{- $portal := .Values.console.portal -}}
+{{- if and $portal.enabled (not $portal.url) -}}{{- $missing = append $missing "console.portal.url (the customer page's public URL, e.g. https://vpn.example/account)" -}}{{- end -}}
+{{- if and $portal.enabled (not $portal.secretKey) -}}{{- $missing = append $missing "console.portal.secretKey (the Secret's key holding PORTAL_KEY)" -}}{{- end -}}
 {{- if $missing -}}
 {{- fail (printf "vpnbill: set %s (deploy/helm/vpnbill/README.md)" (join "; " $missing)) -}}
 {{- end -}}
+{{- if $portal.enabled -}}
+{{- if not .Values.console.enabled -}}
+{{- fail "vpnbill: console.portal.enabled needs console.enabled: the console serves the customer page" -}}
+{{- end -}}
+{{- $u := urlParse $portal.url -}}
+{{- if or (not (has $u.scheme (list "http" "https"))) (not $u.host) $u.query $u.fragment -}}
+{{- fail (printf "vpnbill: console.portal.url %q: want an absolute http(s) URL without query or fragment, e.g. https://vpn.example/account" $portal.url) -}}
+{{- end -}}
+{{- if eq (int $portal.port) (int .Values.console.port) -}}
+{{- fail (printf "vpnbill: console.portal.port %v is the console's port (console.port): the customer page has a listener of its own" $portal.port) -}}
+{{- end -}}
+{{- if $portal.ingress.enabled -}}
+{{- $path := $portal.ingress.path | toString -}}
+{{- $prefix := trimSuffix "/" $path -}}
+{{- $urlPath := $u.path | default "/" -}}
+{{- if not (and (hasPrefix "/" $path) (or (not $prefix) (eq $urlPath $prefix) (hasPrefix (print $prefix "/") $urlPath))) -}}
+{{- fail (printf "vpnbill: console.portal.ingress.path %q does not lead to console.portal.url's path %q: the page serves its routes under the URL's path, forwarded unchanged (use / or %s)" $path $urlPath $urlPath) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- range $k, $v := .Values.config.extraEnv -}}
-{{- if has (trimSuffix "_FILE" $k) (list "STRIPE_WEBHOOK_SECRET" "PUREVPN_API_PASSWORD" "VPNKI_API_KEY" "SMTP_URL" "CREDENTIALS_KEY" "STRIPE_API_KEY") -}}
+{{- if has (trimSuffix "_FILE" $k) (list "STRIPE_WEBHOOK_SECRET" "PUREVPN_API_PASSWORD" "VPNKI_API_KEY" "SMTP_URL" "CREDENTIALS_KEY" "STRIPE_API_KEY" "CONSOLE_USERS" "CONSOLE_SESSION_KEY" "PORTAL_KEY") -}}
 {{- fail (printf "vpnbill: config.extraEnv.%s: secrets go in the Secret (secrets.*), never in the environment" $k) -}}
 {{- end -}}
 {{- end -}}
 {{- if .Values.secrets.create -}}
 {{- $need := concat (splitList "\n" (include "vpnbill.webhookSecretKeys" .)) (splitList "\n" (include "vpnbill.workerSecretKeys" .)) -}}
+{{- if $portal.enabled -}}{{- $need = append $need $portal.secretKey -}}{{- end -}}
 {{- range $need -}}
 {{- if not (index $.Values.secrets.values .) -}}
 {{- fail (printf "vpnbill: secrets.create is true but secrets.values.%s is empty" .) -}}
