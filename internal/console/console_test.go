@@ -10,9 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -342,98 +339,22 @@ func TestNoPageHoldsASecret(t *testing.T) {
 	}
 }
 
-// chromium finds the browser, or fails the test: a console untested in a
-// browser is not tested. CI installs it (Debian's chromium).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no chromium on PATH: the console is tested in a real browser (apt-get install chromium; .ci/run installs it)")
-	return ""
-}
-
-// browser is a headless Chromium session of its own (cookies included).
+// browser is a headless Chromium session of its own (cookies included)
+// on the console at base.
 type browser struct {
+	*harness.Browser
 	t    *testing.T
-	ctx  context.Context
 	base string
 }
 
 func (b *bundle) browser(t *testing.T) *browser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.Flag("headless", "new"), chromedp.WindowSize(1280, 900))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
-	return &browser{t: t, ctx: ctx, base: b.url}
-}
-
-// do runs steps; on failure it saves a screenshot beside the test's
-// temporary files and fails the test.
-func (br *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
-	br.t.Helper()
-	if err := chromedp.Do(br.ctx, steps...); err != nil {
-		png, serr := chromedp.Run(br.ctx, chromedp.FullScreenshot(100))
-		if serr == nil {
-			dir := os.Getenv("VPNBILL_SCREENSHOTS")
-			if dir == "" {
-				dir = br.t.TempDir()
-			}
-			path := filepath.Join(dir, "failed-"+regexp.MustCompile(`\W+`).ReplaceAllString(br.t.Name()+"-"+what, "-")+".png")
-			if werr := os.WriteFile(path, png, 0o644); werr == nil {
-				br.t.Logf("screenshot of the failure: %s", path)
-			}
-		}
-		br.t.Fatalf("%s: %v", what, err)
-	}
-}
-
-func (br *browser) text(sel string) string {
-	br.t.Helper()
-	s, err := chromedp.Run(br.ctx, chromedp.Text(sel))
-	if err != nil {
-		br.t.Fatalf("text of %s: %v", sel, err)
-	}
-	return strings.TrimSpace(s)
-}
-
-func (br *browser) html() string {
-	br.t.Helper()
-	s, err := chromedp.Run(br.ctx, chromedp.OuterHTML("html"))
-	if err != nil {
-		br.t.Fatal(err)
-	}
-	return s
-}
-
-// shot writes the page as name.png into VPNBILL_SCREENSHOTS, if set: the
-// README's screenshots are made so.
-func (br *browser) shot(name string) {
-	br.t.Helper()
-	dir := os.Getenv("VPNBILL_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(br.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		br.t.Fatalf("screenshot %s: %v", name, err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		br.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "console-"+name+".png"), png, 0o644); err != nil {
-		br.t.Fatal(err)
-	}
+	return &browser{Browser: harness.NewBrowser(t, harness.BrowserOptions{Width: 1280}), t: t, base: b.url}
 }
 
 func (br *browser) signIn(user, password string) {
 	br.t.Helper()
-	br.do("sign in as "+user,
+	br.Do("sign in as "+user,
 		chromedp.Navigate(br.base+"/"),
 		chromedp.WaitVisible("#user"),
 		chromedp.SendKeys("#user", user),
@@ -448,48 +369,48 @@ func TestOperatorInTheBrowser(t *testing.T) {
 	br := b.browser(t)
 	ctx := context.Background()
 
-	br.do("open the console", chromedp.Navigate(br.base+"/"), chromedp.WaitVisible("#user"))
-	loc, _ := chromedp.Run(br.ctx, chromedp.Location())
+	br.Do("open the console", chromedp.Navigate(br.base+"/"), chromedp.WaitVisible("#user"))
+	loc, _ := chromedp.Run(br.Ctx, chromedp.Location())
 	if !strings.Contains(loc, "/signin") {
 		t.Fatalf("signed out, the console opened %s, want the sign-in page", loc)
 	}
-	br.shot("signin")
+	br.Shot("console-signin")
 	br.signIn("alice", operatorPass)
-	if got := br.text("#whoami"); got != "alice (operator)" {
+	if got := br.Text("#whoami"); got != "alice (operator)" {
 		t.Errorf("signed in as %q", got)
 	}
-	if d, r := br.text("#dead-count"), br.text("#review-count"); d != "1" || r != "1" {
+	if d, r := br.Text("#dead-count"), br.Text("#review-count"); d != "1" || r != "1" {
 		t.Errorf("overview: %s dead letters, %s reviews; want 1 and 1", d, r)
 	}
-	if n, _ := strconv.Atoi(br.text("#events-hour")); n != 0 {
+	if n, _ := strconv.Atoi(br.Text("#events-hour")); n != 0 {
 		t.Errorf("overview: %d events in the last hour, want 0 (none went through STRIPE)", n)
 	}
-	br.shot("overview")
+	br.Shot("console-overview")
 
 	// Search by email: one match opens the account.
-	br.do("search", chromedp.Navigate(br.base+"/accounts"), chromedp.WaitVisible("#q"),
+	br.Do("search", chromedp.Navigate(br.base+"/accounts"), chromedp.WaitVisible("#q"),
 		chromedp.SendKeys("#q", b.email), chromedp.Click("#search"), chromedp.WaitVisible("#record"))
-	if got := br.text("#email"); got != b.email {
+	if got := br.Text("#email"); got != b.email {
 		t.Errorf("the account found by email shows %q", got)
 	}
 	user := b.w.PureVPN.Accounts()[0].Username
-	if got := br.text("#username"); got != user {
+	if got := br.Text("#username"); got != user {
 		t.Errorf("username %q, want %q", got, user)
 	}
-	if tl := br.text("#timeline"); !strings.Contains(tl, "account.created") || !strings.Contains(tl, "fact.applied") || !strings.Contains(tl, "email.sent") {
+	if tl := br.Text("#timeline"); !strings.Contains(tl, "account.created") || !strings.Contains(tl, "fact.applied") || !strings.Contains(tl, "email.sent") {
 		t.Errorf("the timeline lacks the purchase's audits:\n%s", tl)
 	}
-	br.shot("account")
+	br.Shot("console-account")
 
 	// Search by username finds the same record.
-	br.do("search by username", chromedp.Navigate(br.base+"/accounts?q="+url.QueryEscape(user)), chromedp.WaitVisible("#record"))
-	if got := br.text("#email"); got != b.email {
+	br.Do("search by username", chromedp.Navigate(br.base+"/accounts?q="+url.QueryEscape(user)), chromedp.WaitVisible("#record"))
+	if got := br.Text("#email"); got != b.email {
 		t.Errorf("the account found by username shows %q", got)
 	}
 
 	// Resend credentials: the customer gets a new password by email.
 	before := b.w.PureVPN.Accounts()[0].Password
-	br.do("resend", chromedp.SendKeys("#resend-why", "customer lost the welcome email"), chromedp.Click("#resend-submit"),
+	br.Do("resend", chromedp.SendKeys("#resend-why", "customer lost the welcome email"), chromedp.Click("#resend-submit"),
 		chromedp.WaitVisible(".done"))
 	mails, err := b.w.Mail.WaitFor(ctx, 2)
 	if err != nil {
@@ -499,17 +420,17 @@ func TestOperatorInTheBrowser(t *testing.T) {
 	if now == before || mails[1].To[0] != b.email || !strings.Contains(mails[1].Text, now) {
 		t.Errorf("resend: the second email must carry the account's new password")
 	}
-	if strings.Contains(br.html(), now) {
+	if strings.Contains(br.HTML(), now) {
 		t.Error("the account page shows the new password")
 	}
-	if tl := br.text("#timeline"); !strings.Contains(tl, "console.action") || !strings.Contains(tl, "alice: customer lost the welcome email") {
+	if tl := br.Text("#timeline"); !strings.Contains(tl, "console.action") || !strings.Contains(tl, "alice: customer lost the welcome email") {
 		t.Errorf("the timeline lacks the console's audit of the resend:\n%s", tl)
 	}
 
 	// Resolve the review: retry creates the account.
-	br.do("open the review", chromedp.Navigate(br.base+"/reviews"), chromedp.WaitVisible("#reviews"))
-	br.shot("reviews")
-	br.do("resolve", chromedp.Navigate(br.base+"/accounts/"+b.reviewKey), chromedp.WaitVisible("#resolve"),
+	br.Do("open the review", chromedp.Navigate(br.base+"/reviews"), chromedp.WaitVisible("#reviews"))
+	br.Shot("console-reviews")
+	br.Do("resolve", chromedp.Navigate(br.base+"/accounts/"+b.reviewKey), chromedp.WaitVisible("#resolve"),
 		chromedp.Click("#resolve-retry"), chromedp.SendKeys("#resolve-why", "checked: no account at PureVPN"),
 		chromedp.Click("#resolve-submit"), chromedp.WaitVisible(".done"))
 	if r, _, err := b.store.Get(ctx, b.reviewKey); err != nil || r.Review != nil || !r.Actual.Exists {
@@ -517,25 +438,25 @@ func TestOperatorInTheBrowser(t *testing.T) {
 	}
 
 	// Retry the dead letter: it goes back to its subject and leaves DEAD.
-	br.do("open the dead letters", chromedp.Navigate(br.base+"/dead"), chromedp.WaitVisible("#dead"))
-	br.shot("dead")
-	br.do("show the dead letter", chromedp.Navigate(fmt.Sprintf("%s/dead/%d", br.base, b.deadSeq)), chromedp.WaitVisible("#deadletter"))
-	if got := br.text("#dead-reason"); got != "permanent: unknown plan gold" {
+	br.Do("open the dead letters", chromedp.Navigate(br.base+"/dead"), chromedp.WaitVisible("#dead"))
+	br.Shot("console-dead")
+	br.Do("show the dead letter", chromedp.Navigate(fmt.Sprintf("%s/dead/%d", br.base, b.deadSeq)), chromedp.WaitVisible("#deadletter"))
+	if got := br.Text("#dead-reason"); got != "permanent: unknown plan gold" {
 		t.Errorf("dead letter reason %q", got)
 	}
-	br.shot("deadletter")
-	br.do("retry", chromedp.SendKeys("#retry-why", "plan gold added"), chromedp.Click("#retry-submit"), chromedp.WaitVisible(".done"))
+	br.Shot("console-deadletter")
+	br.Do("retry", chromedp.SendKeys("#retry-why", "plan gold added"), chromedp.Click("#retry-submit"), chromedp.WaitVisible(".done"))
 	if ds, err := (&ops.Ops{JS: b.w.JS}).DeadLetters(ctx); err != nil || len(ds) != 0 {
 		t.Errorf("after retry DEAD holds %d (%v)", len(ds), err)
 	}
 
 	// The finance report: the table's totals, and the CSV's equal the audits.
-	br.do("report", chromedp.Navigate(br.base+"/report"), chromedp.WaitVisible("#totals"))
-	totals := br.text("#totals")
+	br.Do("report", chromedp.Navigate(br.base+"/report"), chromedp.WaitVisible("#totals"))
+	totals := br.Text("#totals")
 	if !strings.Contains(totals, "19.98 EUR") {
 		t.Errorf("the report's totals must hold the two purchases (2 × 9.99 EUR):\n%s", totals)
 	}
-	br.shot("report")
+	br.Shot("console-report")
 	c := b.client(t)
 	b.signIn(t, c, "alice", operatorPass)
 	_, csvURL := b.get(t, c, "/report")
@@ -563,7 +484,7 @@ func TestOperatorInTheBrowser(t *testing.T) {
 	}
 
 	// Signing out ends the session.
-	br.do("sign out", chromedp.Navigate(br.base+"/"), chromedp.WaitVisible("#whoami"),
+	br.Do("sign out", chromedp.Navigate(br.base+"/"), chromedp.WaitVisible("#whoami"),
 		chromedp.Click(`header form button`), chromedp.WaitVisible("#user"))
 }
 
@@ -596,12 +517,12 @@ func TestFinanceInTheBrowser(t *testing.T) {
 	b := setup(t)
 	br := b.browser(t)
 	br.signIn("fred", financePass)
-	br.do("account", chromedp.Navigate(br.base+"/accounts/"+b.key), chromedp.WaitVisible("#record"))
-	if strings.Contains(br.html(), "resend-submit") {
+	br.Do("account", chromedp.Navigate(br.base+"/accounts/"+b.key), chromedp.WaitVisible("#record"))
+	if strings.Contains(br.HTML(), "resend-submit") {
 		t.Error("a finance user sees the resend button")
 	}
-	br.do("dead letter", chromedp.Navigate(fmt.Sprintf("%s/dead/%d", br.base, b.deadSeq)), chromedp.WaitVisible("#deadletter"))
-	if h := br.html(); strings.Contains(h, "retry-submit") || strings.Contains(h, "drop-submit") {
+	br.Do("dead letter", chromedp.Navigate(fmt.Sprintf("%s/dead/%d", br.base, b.deadSeq)), chromedp.WaitVisible("#deadletter"))
+	if h := br.HTML(); strings.Contains(h, "retry-submit") || strings.Contains(h, "drop-submit") {
 		t.Error("a finance user sees the dead letter's actions")
 	}
 }

@@ -155,7 +155,7 @@ func (b *liveBundle) settled(t *testing.T) {
 // textNow returns the text of the first element sel matches now, or "".
 func (br *browser) textNow(sel string) string {
 	br.t.Helper()
-	s, err := chromedp.Run(br.ctx, chromedp.Evaluate[string](fmt.Sprintf(`(function(){const e=document.querySelector(%q);return e?e.innerText:""})()`, sel)))
+	s, err := chromedp.Run(br.Ctx, chromedp.Evaluate[string](fmt.Sprintf(`(function(){const e=document.querySelector(%q);return e?e.innerText:""})()`, sel)))
 	if err != nil {
 		return "" // the page is being replaced (a refresh): ask again
 	}
@@ -173,11 +173,11 @@ func (br *browser) waitText(sel, want, reload string, within time.Duration) stri
 			return got
 		}
 		if time.Now().After(deadline) {
-			br.do(fmt.Sprintf("wait for %q in %s (have %q)", want, sel, got),
+			br.Do(fmt.Sprintf("wait for %q in %s (have %q)", want, sel, got),
 				chromedp.Func(func(context.Context, *chromedp.Target) error { return errors.New("timed out") }))
 		}
 		if reload != "" {
-			_ = chromedp.Do(br.ctx, chromedp.Navigate(reload))
+			_ = chromedp.Do(br.Ctx, chromedp.Navigate(reload))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -205,12 +205,12 @@ func TestReconcileInTheBrowser(t *testing.T) {
 	br.signIn("alice", operatorPass)
 
 	// The account page shows what the provider holds now.
-	br.do("account", chromedp.Navigate(br.base+"/accounts/sub_off"), chromedp.WaitVisible("#live"))
-	if en, d := br.text("#live .live-enabled"), br.text("#live .live-drift"); en != "no" || !strings.Contains(d, "disabled_should_be_enabled") {
+	br.Do("account", chromedp.Navigate(br.base+"/accounts/sub_off"), chromedp.WaitVisible("#live"))
+	if en, d := br.Text("#live .live-enabled"), br.Text("#live .live-drift"); en != "no" || !strings.Contains(d, "disabled_should_be_enabled") {
 		t.Errorf("live state of the disabled account: enabled %q, drift %q", en, d)
 	}
-	br.do("account gone", chromedp.Navigate(br.base+"/accounts/sub_gone"), chromedp.WaitVisible("#live"))
-	if ex := br.text("#live .live-exists"); ex != "no" {
+	br.Do("account gone", chromedp.Navigate(br.base+"/accounts/sub_gone"), chromedp.WaitVisible("#live"))
+	if ex := br.Text("#live .live-exists"); ex != "no" {
 		t.Errorf("live state of the deleted account: exists %q", ex)
 	}
 	if r, _, _ := b.store.Get(ctx, "sub_off"); !r.Actual.Enabled {
@@ -219,22 +219,22 @@ func TestReconcileInTheBrowser(t *testing.T) {
 
 	// Slow status calls, so that the run's progress shows.
 	b.w.PureVPN.SetLatency(700 * time.Millisecond)
-	br.do("start", chromedp.Navigate(br.base+"/reconcile"), chromedp.WaitVisible("#reconcile-start"),
+	br.Do("start", chromedp.Navigate(br.base+"/reconcile"), chromedp.WaitVisible("#reconcile-start"),
 		chromedp.SendKeys("#reconcile-why", "weekly check"), chromedp.Click("#reconcile-submit"), chromedp.WaitVisible("#progress"))
 	br.waitText("#progress-text", "of 2 records checked", "", 10*time.Second)
-	br.shot("reconcile-progress")
+	br.Shot("console-reconcile-progress")
 	drift := br.waitText("#drift", "missing_account", "", 30*time.Second)
 	if !strings.Contains(drift, "disabled_should_be_enabled") || !strings.Contains(drift, "a safe fix") {
 		t.Errorf("the drift table:\n%s", drift)
 	}
-	if by := br.text("#run-by"); by != "console:alice" {
+	if by := br.Text("#run-by"); by != "console:alice" {
 		t.Errorf("run by %q", by)
 	}
-	br.shot("reconcile")
+	br.Shot("console-reconcile")
 
-	br.do("fix", chromedp.SendKeys("#fix-why", "re-enable what the panel disabled"), chromedp.Click("#fix-submit"), chromedp.WaitVisible(".done"))
+	br.Do("fix", chromedp.SendKeys("#fix-why", "re-enable what the panel disabled"), chromedp.Click("#fix-submit"), chromedp.WaitVisible(".done"))
 	br.waitText("#run-by", "with the safe fixes", "", 30*time.Second)
-	drift = br.text("#drift")
+	drift = br.Text("#drift")
 	if !strings.Contains(drift, "fixed: resumed (enabled) at the provider") || !strings.Contains(drift, "missing_account") {
 		t.Errorf("the drift table after the fixes:\n%s", drift)
 	}
@@ -247,8 +247,8 @@ func TestReconcileInTheBrowser(t *testing.T) {
 	}
 
 	// The overview shows the last run's drift.
-	br.do("overview", chromedp.Navigate(br.base+"/"), chromedp.WaitVisible("#last-reconcile"))
-	if d, u, by := br.text("#reconcile-drift"), br.text("#reconcile-unfixed"), br.text("#reconcile-by"); d != "2" || u != "1" ||
+	br.Do("overview", chromedp.Navigate(br.base+"/"), chromedp.WaitVisible("#last-reconcile"))
+	if d, u, by := br.Text("#reconcile-drift"), br.Text("#reconcile-unfixed"), br.Text("#reconcile-by"); d != "2" || u != "1" ||
 		by != "console:alice (with the safe fixes)" {
 		t.Errorf("overview's last reconcile: drift %s, unfixed %s, by %q; want 2, 1, alice's fix run", d, u, by)
 	}
@@ -282,32 +282,32 @@ func TestEventsInTheBrowser(t *testing.T) {
 	br := b.browser(t)
 	br.signIn("alice", operatorPass)
 
-	br.do("events", chromedp.Navigate(br.base+"/events"), chromedp.WaitVisible("#events"))
-	rows := br.text("#events tbody")
+	br.Do("events", chromedp.Navigate(br.base+"/events"), chromedp.WaitVisible("#events"))
+	rows := br.Text("#events tbody")
 	for _, want := range []string{"evt_co_sub_ev", "evt_in_sub_ev", "checkout.session.completed", "invoice.paid", "sub_ev"} {
 		if !strings.Contains(rows, want) {
 			t.Errorf("the events page lacks %q:\n%s", want, rows)
 		}
 	}
 	for _, seq := range []int{1, 2} {
-		if o := br.text(fmt.Sprintf(`tr[data-seq="%d"] .outcome`, seq)); o != "applied" {
+		if o := br.Text(fmt.Sprintf(`tr[data-seq="%d"] .outcome`, seq)); o != "applied" {
 			t.Errorf("event %d: outcome %q, want applied", seq, o)
 		}
 	}
-	br.shot("events")
+	br.Shot("console-events")
 
-	br.do("open the checkout event", chromedp.Click(`tr[data-event="evt_co_sub_ev"] a`), chromedp.WaitVisible("#event"))
-	if id, o := br.text("#event-id"), br.text("#event-outcome"); id != "evt_co_sub_ev" || o != "applied" {
+	br.Do("open the checkout event", chromedp.Click(`tr[data-event="evt_co_sub_ev"] a`), chromedp.WaitVisible("#event"))
+	if id, o := br.Text("#event-id"), br.Text("#event-outcome"); id != "evt_co_sub_ev" || o != "applied" {
 		t.Errorf("the event page: %s %s", id, o)
 	}
 	before, _, err := b.store.Get(ctx, "sub_ev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	br.do("replay", chromedp.SendKeys("#replay-why", "checking the mapping fix"), chromedp.Click("#replay-submit"), chromedp.WaitVisible(".done"))
+	br.Do("replay", chromedp.SendKeys("#replay-why", "checking the mapping fix"), chromedp.Click("#replay-submit"), chromedp.WaitVisible(".done"))
 	b.settled(t)
-	br.do("events after the replay", chromedp.Navigate(br.base+"/events"), chromedp.WaitVisible(`tr[data-seq="3"]`))
-	if o, h, c := br.text(`tr[data-seq="3"] .outcome`), br.text(`tr[data-seq="3"] .handled`), br.text(`tr[data-seq="3"] .copy`); o != "applied" || h != "yes" || c != "replay" {
+	br.Do("events after the replay", chromedp.Navigate(br.base+"/events"), chromedp.WaitVisible(`tr[data-seq="3"]`))
+	if o, h, c := br.Text(`tr[data-seq="3"] .outcome`), br.Text(`tr[data-seq="3"] .handled`), br.Text(`tr[data-seq="3"] .copy`); o != "applied" || h != "yes" || c != "replay" {
 		t.Errorf("the replay's row: outcome %q, handled %q, copy %q; want applied, yes, replay", o, h, c)
 	}
 
@@ -324,8 +324,8 @@ func TestEventsInTheBrowser(t *testing.T) {
 		!after.Desired.PaidThrough.Equal(before.Desired.PaidThrough) {
 		t.Errorf("the record changed: %+v → %+v (%v)", before.Actual, after.Actual, err)
 	}
-	br.do("the account's timeline", chromedp.Navigate(br.base+"/accounts/sub_ev"), chromedp.WaitVisible("#timeline"))
-	if tl := br.text("#timeline"); !strings.Contains(tl, "event.replay") || !strings.Contains(tl, "alice: checking the mapping fix") ||
+	br.Do("the account's timeline", chromedp.Navigate(br.base+"/accounts/sub_ev"), chromedp.WaitVisible("#timeline"))
+	if tl := br.Text("#timeline"); !strings.Contains(tl, "event.replay") || !strings.Contains(tl, "alice: checking the mapping fix") ||
 		!strings.Contains(tl, "evt_co_sub_ev") {
 		t.Errorf("the timeline lacks the replay's audit:\n%s", tl)
 	}

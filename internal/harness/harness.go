@@ -1,17 +1,19 @@
 // Package harness holds what vpnbill's tests share across packages: real
 // parts on loopback for tests to talk to — an embedded JetStream server (or
 // a cluster) with vpnbill's topology, the providers' simulators over HTTP,
-// an SMTP mail catcher, a plans file — and a settable clock.
+// an SMTP mail catcher, a plans file — a settable clock, and a headless
+// browser for the web pages (Browser).
 //
 // Each helper takes the test, fails it if the part cannot be had, and
 // registers the part's shutdown with t.Cleanup: nothing outlives the test,
 // and a test asks only for the parts it uses. World bundles the common
 // case. The package holds no state of its own.
 //
-// It is imported by tests only. It imports events, billing, embednats, the
-// mail catcher and the simulators, so those packages' in-package tests
-// cannot import it (their external _test packages can); it must not import
-// provisioning, worker or ops, whose in-package tests use it.
+// It is imported by tests only, which keeps chromedp (Browser) out of
+// every binary. It imports events, billing, embednats, the mail catcher
+// and the simulators, so those packages' in-package tests cannot import it
+// (their external _test packages can); it must not import provisioning,
+// worker or ops, whose in-package tests use it.
 package harness
 
 import (
