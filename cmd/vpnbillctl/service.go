@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -63,21 +62,6 @@ func usageReaders(cfg envconfig.Ctl, log *zap.Logger) (map[providers.Name]ops.Us
 	if err != nil {
 		return nil, fmt.Errorf("vpnki: %w", err)
 	}
-	readers[providers.VPNKI] = vpnkiUsage{c}
+	readers[providers.VPNKI] = ops.VPNKIUsage{Client: c}
 	return readers, nil
-}
-
-// vpnkiUsage reads a VPNKI tunnel's sessions for ops.Usage.
-type vpnkiUsage struct{ c *vpnki.Client }
-
-func (u vpnkiUsage) Sessions(ctx context.Context, tunnel string, from, to time.Time) ([]ops.Session, error) {
-	sessions, err := u.c.StatTunnel(ctx, tunnel, from, to)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ops.Session, 0, len(sessions))
-	for _, s := range sessions {
-		out = append(out, ops.Session{Start: s.Start, End: s.End, BytesIn: s.BytesIn, BytesOut: s.BytesOut})
-	}
-	return out, nil
 }
