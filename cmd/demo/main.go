@@ -42,7 +42,6 @@ import (
 	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/envconfig"
 	"github.com/vpnbill/vpnbill/internal/events"
-	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/ingest"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
@@ -51,6 +50,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/providers/registry"
 	"github.com/vpnbill/vpnbill/internal/providers/vpnki/vpnkisim"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
+	"github.com/vpnbill/vpnbill/internal/stripemock"
 	"github.com/vpnbill/vpnbill/internal/version"
 	"github.com/vpnbill/vpnbill/internal/worker"
 )
@@ -457,7 +457,7 @@ func checkoutByMock(ctx context.Context, out io.Writer, served <-chan struct{}, 
 		case <-ctx.Done():
 		}
 	}
-	apiURL, stopMock, err := harness.StartStripeMock(ctx)
+	apiURL, stopMock, err := stripemock.Start(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			say("\n✗ no checkout link: stripe-mock could not be started (%s); everything else works without it\n", firstLine(err.Error()))

@@ -1,8 +1,6 @@
 package harness_test
 
 import (
-	"context"
-	"errors"
 	"net/http"
 	"testing"
 
@@ -16,31 +14,6 @@ func TestStripeMock(t *testing.T) {
 		if got := stripeMockStatus(t, base, key); got != want {
 			t.Errorf("GET /v1/events with %s: HTTP %d, want %d", key[:8], got, want)
 		}
-	}
-}
-
-// StartStripeMock, outside a test (cmd/demo): stop ends stripe-mock, and a
-// start whose context has ended leaves nothing running.
-func TestStartStripeMockStops(t *testing.T) {
-	t.Parallel()
-	base, stop, err := harness.StartStripeMock(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := stripeMockStatus(t, base, "sk_test_harness"); got != http.StatusOK {
-		t.Errorf("GET /v1/events: HTTP %d, want 200", got)
-	}
-	stop()
-	stop() // a second stop does nothing
-	if resp, err := http.Get(base + "/v1/events"); err == nil {
-		resp.Body.Close()
-		t.Errorf("stripe-mock still answers after stop: HTTP %d", resp.StatusCode)
-	}
-
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	if _, _, err := harness.StartStripeMock(ctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("StartStripeMock with an ended context = %v, want context.Canceled", err)
 	}
 }
 
