@@ -13,16 +13,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/vpnbill/vpnbill/internal/assemble"
 	"github.com/vpnbill/vpnbill/internal/console"
 	"github.com/vpnbill/vpnbill/internal/envconfig"
-	"github.com/vpnbill/vpnbill/internal/notify"
-	"github.com/vpnbill/vpnbill/internal/ops"
-	"github.com/vpnbill/vpnbill/internal/portal"
-	"github.com/vpnbill/vpnbill/internal/providers"
-	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
-	"github.com/vpnbill/vpnbill/internal/provisioning"
 	"github.com/vpnbill/vpnbill/internal/version"
-	"github.com/vpnbill/vpnbill/internal/worker"
 )
 
 // run serves the console until ctx ends, and the customer's page on
@@ -62,23 +56,11 @@ func run(ctx context.Context, environ []string, ready chan<- string) error {
 	if err != nil {
 		return err
 	}
-	o := &ops.Ops{JS: js, Log: log.Named("ops")}
-	var svc *provisioning.Service
-	if cfg.CanProvision() == nil {
-		if svc, err = provisioner(ctx, o, cfg.Ctl, log); err != nil {
-			return err
-		}
-		o.Provisioner = svc
-	} else {
-		log.Warn("console: resend and review resolutions are off: " + cfg.CanProvision().Error())
-	}
-	// The provider adapters, as the worker builds them, for the reconcile
-	// page and the account page's live state (none configured: both say so).
-	pc, vc, err := cfg.ClientConfigs()
+	// The console's operations: resend and the review resolutions if the
+	// worker's variables are set, and the providers for the reconcile page
+	// and the account page's live state.
+	o, svc, err := assemble.ConsoleOps(ctx, js, cfg.Ctl, log)
 	if err != nil {
-		return err
-	}
-	if o.Providers, err = worker.NewProviders(pc, vc, log); err != nil {
 		return err
 	}
 	ccfg.Grace = &cfg.GracePeriod
@@ -87,12 +69,14 @@ func run(ctx context.Context, environ []string, ready chan<- string) error {
 		return err
 	}
 	defer c.Close() // a reconcile running in the background ends first
-	var pg *portal.Portal
+	var pg *assemble.Page
 	if cfg.PortalAddr != "" {
-		if pg, err = customerPage(cfg, js, svc, log.Named("portal")); err != nil {
+		// The customer page, with its own ops: the console's routes and
+		// state are not its.
+		if pg, err = assemble.CustomerPage(js, cfg.Ctl, cfg.PortalClientIPHeader, svc, log); err != nil {
 			return err
 		}
-		defer pg.Close()
+		defer pg.Close() // after its server stopped: its emails sent, then the mailer closed
 	}
 	ln, err := net.Listen("tcp", cfg.AdminAddr)
 	if err != nil {
@@ -152,53 +136,6 @@ func run(ctx context.Context, environ []string, ready chan<- string) error {
 	return errors.Join(errs...)
 }
 
-// customerPage is the customer's page (internal/portal) of the
-// configuration: its links (PORTAL_URL, PORTAL_KEY), reset through svc,
-// "Manage billing" if STRIPE_API_KEY is set, links emailed over SMTP_URL
-// as the worker's emails are (MAIL_*), VPNKI usage if VPNKI is configured.
-// It is the page of its own ops: the console's routes and state are not
-// its.
-func customerPage(cfg envconfig.Console, js jetstream.JetStream, svc *provisioning.Service, log *zap.Logger) (*portal.Portal, error) {
-	links, err := worker.PortalLinks(cfg.Portal)
-	if err != nil {
-		return nil, err
-	}
-	templates, err := worker.Templates(cfg.Mail)
-	if err != nil {
-		return nil, err
-	}
-	mailer, err := notify.New(notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom}, log.Named("mail"))
-	if err != nil {
-		return nil, fmt.Errorf("mail: %w", err)
-	}
-	o := &ops.Ops{JS: js, Log: log.Named("ops"), UsageReaders: map[providers.Name]ops.UsageReader{}}
-	if _, vc, err := cfg.ClientConfigs(); err != nil {
-		return nil, err
-	} else if vc.URL != "" {
-		vc.Logger = log.Named("vpnki")
-		c, err := vpnki.New(vc)
-		if err != nil {
-			return nil, fmt.Errorf("vpnki: %w", err)
-		}
-		o.UsageReaders[providers.VPNKI] = ops.VPNKIUsage{Client: c}
-	}
-	pc := portal.Config{Links: links, Ops: o, Mailer: mailer, Templates: templates, Brand: cfg.Brand,
-		ClientIPHeader: cfg.PortalClientIPHeader}
-	if svc != nil {
-		pc.Resetter = svc
-	}
-	if cfg.StripeAPIKey != "" {
-		api, err := ops.NewStripeAPI(cfg.StripeAPIKey, cfg.StripeAPIURL)
-		if err != nil {
-			return nil, err
-		}
-		pc.Billing = api
-	} else {
-		log.Info("customer page: no \"Manage billing\" (STRIPE_API_KEY is not set)")
-	}
-	return portal.New(pc, log)
-}
-
 // checkPortalAddr refuses to serve the customer page on the console's
 // port (the page is public, the console is not) or on the webhook's.
 func checkPortalAddr(portalAddr, admin, webhook string) error {
@@ -251,10 +188,4 @@ func checkAddr(admin, webhook string) error {
 		return fmt.Errorf("ADMIN_ADDR %s uses the webhook's port (WEBHOOK_ADDR %s): the console must never be on the public webhook port", admin, webhook)
 	}
 	return nil
-}
-
-// provisioner is the provisioning.Service a worker runs, built from the
-// same variables (one owner: worker.OperatorService).
-func provisioner(ctx context.Context, o *ops.Ops, cfg envconfig.Ctl, log *zap.Logger) (*provisioning.Service, error) {
-	return worker.OperatorService(ctx, o.JS, cfg, log)
 }

@@ -38,6 +38,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/vpnbill/vpnbill/internal/assemble"
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/embednats"
 	"github.com/vpnbill/vpnbill/internal/envconfig"
@@ -285,11 +286,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, w io.Wr
 		return err
 	}
 	defer con.Close() // after its server stopped: a reconcile in the background ends
-	page, pageMail, err := newPortal(ojs, cfg, svc, stripeKey, log.Named("portal"))
+	// No proxy in front of the page: its rate limits key on the
+	// connection's address (no client IP header).
+	page, err := assemble.CustomerPage(ojs, cfg, "", svc, log)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = pageMail.Close() }()
 	defer page.Close()
 
 	wnc, wjs, err := ns.Connect("vpnbill-demo-worker")

@@ -13,17 +13,12 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/vpnbill/vpnbill/internal/assemble"
 	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/console"
 	"github.com/vpnbill/vpnbill/internal/envconfig"
 	"github.com/vpnbill/vpnbill/internal/ingest"
-	"github.com/vpnbill/vpnbill/internal/notify"
-	"github.com/vpnbill/vpnbill/internal/ops"
-	"github.com/vpnbill/vpnbill/internal/portal"
-	"github.com/vpnbill/vpnbill/internal/providers"
-	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
-	"github.com/vpnbill/vpnbill/internal/worker"
 )
 
 // demoOperator is the name the demo's console login has; its password is
@@ -53,23 +48,12 @@ func operatorLogin() (password string, users map[string]console.User, err error)
 	return password, users, err
 }
 
-// newConsole is the operators' console over js, as cmd/console builds it
-// from cfg: resend and the review resolutions through the worker's own
-// provisioning service (worker.OperatorService), and the providers for the
-// reconcile page and the account page's live state. svc is that service,
-// for the customer page's password resets.
+// newConsole is the operators' console over js, with the operations
+// cmd/console gives it (assemble.ConsoleOps). svc is the provisioning
+// service of those, for the customer page's password resets.
 func newConsole(ctx context.Context, js jetstream.JetStream, cfg envconfig.Ctl, users map[string]console.User, log *zap.Logger) (*console.Console, *provisioning.Service, error) {
-	o := &ops.Ops{JS: js, Log: log.Named("ops")}
-	svc, err := worker.OperatorService(ctx, js, cfg, log.Named("operator"))
+	o, svc, err := assemble.ConsoleOps(ctx, js, cfg, log)
 	if err != nil {
-		return nil, nil, err
-	}
-	o.Provisioner = svc
-	pc, vc, err := cfg.ClientConfigs()
-	if err != nil {
-		return nil, nil, err
-	}
-	if o.Providers, err = worker.NewProviders(pc, vc, log); err != nil {
 		return nil, nil, err
 	}
 	key := make([]byte, 32)
@@ -79,56 +63,6 @@ func newConsole(ctx context.Context, js jetstream.JetStream, cfg envconfig.Ctl, 
 		return nil, nil, err
 	}
 	return c, svc, nil
-}
-
-// newPortal is the customer's page over js, as cmd/console serves it on
-// PORTAL_ADDR: links read with the worker's key, password resets through
-// svc, fresh links emailed to the mail catcher, VPNKI usage, and "Manage
-// billing" only with a Stripe API key (stripeKey). Close the page, then the
-// mailer.
-func newPortal(js jetstream.JetStream, cfg envconfig.Ctl, svc *provisioning.Service, stripeKey string, log *zap.Logger) (*portal.Portal, *notify.Mailer, error) {
-	links, err := worker.PortalLinks(cfg.Portal)
-	if err != nil {
-		return nil, nil, err
-	}
-	templates, err := worker.Templates(cfg.Mail)
-	if err != nil {
-		return nil, nil, err
-	}
-	_, vc, err := cfg.ClientConfigs()
-	if err != nil {
-		return nil, nil, err
-	}
-	vc.Logger = log.Named("vpnki")
-	usage, err := vpnki.New(vc)
-	if err != nil {
-		return nil, nil, fmt.Errorf("vpnki: %w", err)
-	}
-	mailer, err := notify.New(notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom}, log.Named("mail"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("mail: %w", err)
-	}
-	pc := portal.Config{
-		Links:     links,
-		Ops:       &ops.Ops{JS: js, Log: log.Named("ops"), UsageReaders: map[providers.Name]ops.UsageReader{providers.VPNKI: ops.VPNKIUsage{Client: usage}}},
-		Resetter:  svc,
-		Mailer:    mailer,
-		Templates: templates,
-	}
-	if stripeKey != "" {
-		api, err := ops.NewStripeAPI(stripeKey, "")
-		if err != nil {
-			_ = mailer.Close()
-			return nil, nil, err
-		}
-		pc.Billing = api
-	}
-	p, err := portal.New(pc, log)
-	if err != nil {
-		_ = mailer.Close()
-		return nil, nil, err
-	}
-	return p, mailer, nil
 }
 
 // newCheckout is the webhook's checkout links, GET /buy/<plan id>, over

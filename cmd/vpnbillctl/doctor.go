@@ -144,21 +144,13 @@ func (a *app) doctor(cfg envconfig.Ctl) ops.Doctor {
 }
 
 // doctorProviders builds the configured providers' adapters as the worker
-// does, each making one attempt per call (PROVIDER_TIMEOUT): doctor
-// reports a failure rather than retry it.
+// does (worker.ConfiguredProviders), each making one attempt per call
+// (PROVIDER_RETRY_FOR=0; PROVIDER_TIMEOUT bounds it): doctor reports a
+// failure rather than retry it.
 func doctorProviders(cfg envconfig.Ctl, log *zap.Logger) (map[providers.Name]ops.ProviderProbe, error) {
-	pc, vc, err := cfg.ClientConfigs()
-	if err != nil {
-		return nil, err
-	}
-	once := time.Duration(0)
-	if pc.URL != "" {
-		pc.RetryFor = &once
-	}
-	if vc.URL != "" {
-		vc.RetryFor = &once
-	}
-	provs, err := worker.NewProviders(pc, vc, log)
+	once := cfg.Providers
+	once.ProviderRetryFor = 0
+	provs, err := worker.ConfiguredProviders(once, log)
 	if err != nil {
 		return nil, err
 	}

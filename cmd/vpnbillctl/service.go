@@ -8,10 +8,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/vpnbill/vpnbill/internal/assemble"
 	"github.com/vpnbill/vpnbill/internal/envconfig"
 	"github.com/vpnbill/vpnbill/internal/ops"
 	"github.com/vpnbill/vpnbill/internal/providers"
-	"github.com/vpnbill/vpnbill/internal/providers/vpnki"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 	"github.com/vpnbill/vpnbill/internal/worker"
 )
@@ -36,32 +36,14 @@ func provisioner(ctx context.Context, o *ops.Ops, cfg envconfig.Ctl, log *zap.Lo
 	return worker.OperatorService(ctx, o.JS, cfg, log)
 }
 
-// providersFrom builds the provider adapters the configuration gives, as
-// the worker does: none, one or both.
+// providersFrom is the provider adapters the configuration gives, as the
+// worker builds them (worker.ConfiguredProviders): none, one or both.
 func providersFrom(cfg envconfig.Ctl, log *zap.Logger) (map[providers.Name]provisioning.Provider, error) {
-	pc, vc, err := cfg.ClientConfigs()
-	if err != nil {
-		return nil, err
-	}
-	return worker.NewProviders(pc, vc, log)
+	return worker.ConfiguredProviders(cfg.Providers, log)
 }
 
-// usageReaders builds the usage readers of the configured providers that
-// keep usage: VPNKI's, if VPNKI_API_URL is set.
+// usageReaders is the usage readers of the configured providers that keep
+// usage, as the console's customer page has them (assemble.UsageReaders).
 func usageReaders(cfg envconfig.Ctl, log *zap.Logger) (map[providers.Name]ops.UsageReader, error) {
-	readers := map[providers.Name]ops.UsageReader{}
-	if cfg.VPNKIURL == "" {
-		return readers, nil
-	}
-	_, vc, err := cfg.ClientConfigs()
-	if err != nil {
-		return nil, err
-	}
-	vc.Logger = log.Named("vpnki")
-	c, err := vpnki.New(vc)
-	if err != nil {
-		return nil, fmt.Errorf("vpnki: %w", err)
-	}
-	readers[providers.VPNKI] = ops.VPNKIUsage{Client: c}
-	return readers, nil
+	return assemble.UsageReaders(cfg.Providers, log)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/notify"
 	"github.com/vpnbill/vpnbill/internal/portal/link"
+	"github.com/vpnbill/vpnbill/internal/providers"
 	"github.com/vpnbill/vpnbill/internal/providers/registry"
 	"github.com/vpnbill/vpnbill/internal/provisioning"
 )
@@ -62,6 +63,17 @@ func OperatorService(ctx context.Context, js jetstream.JetStream, cfg envconfig.
 		Mail:           notify.Config{URL: cfg.SMTPURL, From: cfg.MailFrom},
 		CredentialsKey: key,
 	}, js, kv, log)
+}
+
+// ConfiguredProviders builds the provider adapters the configuration
+// gives (none, one or both), as the worker uses them (NewProviders), for
+// the operator tools: reconcile, the account page's live state, doctor.
+func ConfiguredProviders(p envconfig.Providers, log *zap.Logger) (map[providers.Name]provisioning.Provider, error) {
+	pc, vc, err := p.ClientConfigs()
+	if err != nil {
+		return nil, err
+	}
+	return NewProviders(pc, vc, log)
 }
 
 // Templates are the emails as the MAIL_* variables brand them, for the
