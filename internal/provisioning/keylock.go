@@ -73,6 +73,23 @@ func (k *keyLocks) lockWithin(ctx context.Context, key string, d time.Duration) 
 	}
 }
 
+// tryLock takes key's lock if nobody holds it, without waiting.
+func (k *keyLocks) tryLock(key string) (func(), bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.locks == nil {
+		k.locks = map[string]*keyLock{}
+	}
+	if _, held := k.locks[key]; held {
+		return nil, false
+	}
+	l := &keyLock{sem: make(chan struct{}, 1)}
+	l.sem <- struct{}{}
+	l.refs = 1
+	k.locks[key] = l
+	return func() { <-l.sem; k.done(key, l) }, true
+}
+
 // calling marks whether key's holder is in a provider call: a handler
 // that would only wait LockWait for it (lockWithin) gives up at once
 // rather than hold a worker slot for nothing. It returns the func that

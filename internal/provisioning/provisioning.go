@@ -239,7 +239,20 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 			return fmt.Errorf("index customer %s: %w", f.Customer, err)
 		}
 	}
+	// Nobody of this process driving the record: the fold takes the lease
+	// in the same write when the record then has steps to take (the pass
+	// a Reconcile would start with a write of its own). Otherwise the fold
+	// is written alone and Reconcile decides, as for any record.
+	unlock, locked := s.locks.tryLock(f.Key)
+	var p *pass
+	if locked {
+		defer func() { unlock() }()
+		p = &pass{Service: s, key: f.Key, token: newAttempt()}
+	}
+	var leased bool
+	var cut *Step
 	r, folded, err := s.store.updateFrom(ctx, f.Key, snapshot{}, func(r *Record) error {
+		leased, cut = false, nil
 		if r.applied(f.EventID) {
 			return errNoChange
 		}
@@ -247,18 +260,36 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 			return fmt.Errorf("%w: event %s: the payment of %s is not folded into it yet", ErrUnknownAccount, f.EventID, f.Key)
 		}
 		fold(r, f, s.policy())
+		if p != nil {
+			leased, cut = p.leaseIfDue(r)
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	s.logReview(r, cut)
+	if locked && !leased {
+		unlock()
+		unlock, locked = func() {}, false
+	}
 	// Every further seat follows the record; copying is idempotent, so a
 	// redelivery after a crash here finishes it.
 	seats, err := s.propagateSeats(ctx, r)
 	if err != nil {
+		if leased {
+			p.last = folded
+			p.release()
+		}
 		return err
 	}
-	errs := []error{s.reconcileFrom(ctx, f.Key, folded)}
+	var errs []error
+	if leased {
+		p.last = folded
+		errs = append(errs, p.run(ctx, r))
+	} else {
+		errs = append(errs, s.reconcileFrom(ctx, f.Key, folded))
+	}
 	for _, key := range seats {
 		errs = append(errs, s.Reconcile(ctx, key))
 	}

@@ -55,13 +55,20 @@ func (s *Service) reconcileFrom(ctx context.Context, key string, from snapshot) 
 	if err != nil {
 		return err
 	}
-	defer p.release()
-	if r, err = p.drive(ctx, r); err != nil {
+	return p.run(ctx, r)
+}
+
+// run drives r, the record as the pass took its lease, and finishes the
+// pass (or releases the lease after a failure).
+func (s *pass) run(ctx context.Context, r *Record) error {
+	defer s.release()
+	r, err := s.drive(ctx, r)
+	if err != nil {
 		// What the step wrote (its audit included) is published
 		// before the failure is reported.
-		return errors.Join(err, s.flush(ctx, key, r))
+		return errors.Join(err, s.flush(ctx, s.key, r))
 	}
-	return p.finish(ctx, r)
+	return s.finish(ctx, r)
 }
 
 // finish ends a pass whose steps all succeeded, in one write: it publishes
@@ -250,20 +257,45 @@ func (s *Service) acquire(ctx context.Context, key string) (*pass, *Record, erro
 func (s *Service) acquireFrom(ctx context.Context, key string, read snapshot) (*pass, *Record, error) {
 	p := &pass{Service: s, key: key, token: newAttempt(), last: read}
 	now := s.cfg.Now()
+	var cut *Step
 	r, err := p.update(ctx, func(r *Record) error {
 		if l := r.Lease; l != nil && l.Owner != s.cfg.Owner && now.Before(l.Until) {
 			return &LeasedError{Until: l.Until}
 		}
-		r.Lease = &Lease{Owner: s.cfg.Owner, Token: p.token, Until: now.Add(s.cfg.LeaseFor)}
-		if r.Step != nil {
-			s.recover(r)
-		}
+		cut = p.takeLease(r, now)
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
+	s.logReview(r, cut)
 	return p, r, nil
+}
+
+// takeLease makes r's lease the pass's, recovering any step a crashed
+// holder left (see acquire), which it returns (for logReview).
+func (s *pass) takeLease(r *Record, now time.Time) (cut *Step) {
+	r.Lease = &Lease{Owner: s.cfg.Owner, Token: s.token, Until: now.Add(s.cfg.LeaseFor)}
+	if r.Step != nil {
+		cut = r.Step
+		s.recover(r)
+	}
+	return cut
+}
+
+// leaseIfDue takes r's lease, as acquire would, if r has a step to take (or
+// one a crash left) and no other process holds it; the caller holds the
+// record's in-process lock. It reports whether it took it, and the step a
+// crash left, if any (for logReview).
+func (s *pass) leaseIfDue(r *Record) (bool, *Step) {
+	now := s.cfg.Now()
+	if l := r.Lease; l != nil && l.Owner != s.cfg.Owner && now.Before(l.Until) {
+		return false, nil
+	}
+	if r.Step == nil && r.Lease == nil && s.nextStep(r, now).do == nil {
+		return false, nil
+	}
+	return true, s.takeLease(r, now)
 }
 
 // release gives the lease up; a failure only means others wait for it to lapse.
@@ -316,7 +348,16 @@ func (s *Service) uncertainCreate(r *Record, st *Step, reason string) {
 		Kind:   events.AuditReviewNeeded,
 		Reason: reason,
 	})
-	s.log.Error("account needs review", zap.String("account", r.Key), zap.String("step", st.Name), zap.String("reason", reason))
+}
+
+// logReview logs the review that st's interruption put r in, once r is
+// stored: uncertainCreate runs inside a compare-and-swap write, which may
+// run it on a copy that is then refused and read again (another handler
+// wrote meanwhile), so it cannot log itself.
+func (s *Service) logReview(r *Record, st *Step) {
+	if r != nil && st != nil && r.Review != nil && r.Review.Attempt == st.Attempt {
+		s.log.Error("account needs review", zap.String("account", r.Key), zap.String("step", st.Name), zap.String("reason", r.Review.Reason))
+	}
 }
 
 func (s *Service) provider(r *Record) (Provider, error) {
@@ -735,6 +776,7 @@ func (s *pass) createFailed(ctx context.Context, key string, st *Step, callErr e
 		return r, errors.Join(callErr, err)
 	}
 	if uncertain {
+		s.logReview(r, st)
 		return r, nil
 	}
 	return r, fmt.Errorf("create at %s: %w", r.Desired.Plan.Provider, callErr)
