@@ -271,7 +271,7 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 	s.logReview(r, cut)
 	if locked && !leased {
 		unlock()
-		unlock, locked = func() {}, false
+		unlock = func() {}
 	}
 	// Every further seat follows the record; copying is idempotent, so a
 	// redelivery after a crash here finishes it.
