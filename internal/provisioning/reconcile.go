@@ -76,15 +76,14 @@ func (s *pass) run(ctx context.Context, r *Record) error {
 // removes what was published, notes the timer (TimerAt, written only after
 // the timer is stored) and releases the lease.
 func (s *pass) finish(ctx context.Context, r *Record) error {
+	if s.released {
+		return s.finishErr // the last step's result finished the pass (resultFinish)
+	}
 	if r == nil {
 		return nil
 	}
 	published, pubErr := events.PublishAudits(ctx, s.js, r.Outbox)
-	wake := s.wake(r, s.cfg.Now())
-	if !wake.IsZero() {
-		wake = events.CeilSecond(wake)
-	}
-	timer := !wake.IsZero() && !wake.Equal(r.TimerAt)
+	wake, timer := s.nextTimer(r)
 	if timer {
 		if err := events.ScheduleTimer(ctx, s.js, s.key, wake); err != nil {
 			return errors.Join(pubErr, err) // the lease is released by Reconcile's deferred release
@@ -109,6 +108,16 @@ func (s *pass) finish(ctx context.Context, r *Record) error {
 		s.released = true
 	}
 	return errors.Join(pubErr, err)
+}
+
+// nextTimer is r's next wake-up (to the second) and whether its timer
+// must be stored: r's TimerAt does not note it yet.
+func (s *pass) nextTimer(r *Record) (wake time.Time, store bool) {
+	wake = s.wake(r, s.cfg.Now())
+	if !wake.IsZero() {
+		wake = events.CeilSecond(wake)
+	}
+	return wake, !wake.IsZero() && !wake.Equal(r.TimerAt)
 }
 
 // drive takes the record's next steps, as nextStep decides them, until none
@@ -209,6 +218,9 @@ type pass struct {
 	last snapshot
 	// released: the lease was given up by the pass's last write.
 	released bool
+	// finishErr is what publishing the audits failed with when the last
+	// step's result also finished the pass (resultFinish).
+	finishErr error
 	// ready is the intent of an email step that the last step's result
 	// wrote with it (resultNext), for that email step to take without a
 	// write of its own (takeIntent). An email step recovered after a crash
@@ -984,11 +996,11 @@ func email(m PendingEmail) namedStep {
 		msg, err := s.render(r, m)
 		if err != nil {
 			// A template that cannot render this record will not later.
-			return s.mailed(ctx, r.Key, st, m, notify.Message{}, fmt.Errorf("%w: render: %w", notify.ErrPermanent, err))
+			return s.mailed(ctx, r, st, m, notify.Message{}, fmt.Errorf("%w: render: %w", notify.ErrPermanent, err))
 		}
 		sendErr := s.mailer.Send(ctx, msg)
 		s.cfg.Failpoint(mailPrefix + string(m.Kind))
-		return s.mailed(ctx, r.Key, st, m, msg, sendErr)
+		return s.mailed(ctx, r, st, m, msg, sendErr)
 	}}
 }
 
@@ -1026,7 +1038,8 @@ func (s *Service) render(r *Record, m PendingEmail) (notify.Message, error) {
 
 // mailed writes the outcome of sending m. A temporary failure leaves it
 // pending; a permanent one records it as failed (and reports it).
-func (s *pass) mailed(ctx context.Context, key string, st *Step, m PendingEmail, msg notify.Message, sendErr error) (*Record, error) {
+func (s *pass) mailed(ctx context.Context, sent *Record, st *Step, m PendingEmail, msg notify.Message, sendErr error) (*Record, error) {
+	key := sent.Key
 	permanent := errors.Is(sendErr, notify.ErrPermanent)
 	if sendErr != nil && !permanent {
 		if _, err := s.result(ctx, key, st, func(*Record) {}); err != nil {
@@ -1035,7 +1048,7 @@ func (s *pass) mailed(ctx context.Context, key string, st *Step, m PendingEmail,
 		return nil, fmt.Errorf("send %s email: %w", m.Kind, sendErr)
 	}
 	now := s.cfg.Now().UTC()
-	r, err := s.resultNext(ctx, key, st, func(r *Record) {
+	apply := func(r *Record) {
 		r.Mail = slices.DeleteFunc(r.Mail, func(p PendingEmail) bool { return p.ID == m.ID })
 		if r.Emails == nil {
 			r.Emails = map[string]SentEmail{}
@@ -1051,13 +1064,87 @@ func (s *pass) mailed(ctx context.Context, key string, st *Step, m PendingEmail,
 		}
 		r.Emails[m.ID] = sent
 		r.audit(a)
-	})
+	}
+	if sendErr == nil && s.isLast(sent, st, apply) {
+		return s.resultFinish(ctx, st, apply)
+	}
+	r, err := s.resultNext(ctx, key, st, apply)
 	if err != nil {
 		return r, err
 	}
 	if permanent {
 		return r, fmt.Errorf("send %s email: %w", m.Kind, sendErr)
 	}
+	return r, nil
+}
+
+// isLast reports whether the step st of the pass's own record r (as
+// written with st's intent), once its result (apply) is written, leaves the
+// pass nothing more to do: then resultFinish writes that result and ends
+// the pass in one write.
+func (s *pass) isLast(r *Record, st *Step, apply func(*Record)) bool {
+	if r == nil || r.Key != s.key || s.limit != nil || !s.holds(r) || r.Step == nil || r.Step.Attempt != st.Attempt {
+		return false
+	}
+	next := r.clone()
+	next.Step, next.LastStep = nil, st.Attempt
+	apply(next)
+	return s.nextStep(next, s.cfg.Now()).do == nil
+}
+
+// resultFinish writes the result of st, the pass's last step, together
+// with what finish writes, saving a write: the audits (those the pass's
+// steps wrote and this result's) are published and the next timer stored
+// first, then one compare-and-swap writes the result, removes what was
+// published, notes the timer and releases the lease. A crash between
+// publishing and the write leaves the step's intent for the next pass,
+// which takes it again (an email is sent again, once, with the same
+// Message-ID) and publishes the same audits again (the same ids: stored
+// once). run's finish then has nothing left to do.
+func (s *pass) resultFinish(ctx context.Context, st *Step, apply func(*Record)) (*Record, error) {
+	cur, err := s.last.record()
+	if err != nil {
+		return nil, err
+	}
+	next := cur.clone()
+	next.Step, next.LastStep = nil, st.Attempt
+	apply(next)
+	published, pubErr := events.PublishAudits(ctx, s.js, next.Outbox)
+	wake, timer := s.nextTimer(next)
+	if timer {
+		if err := events.ScheduleTimer(ctx, s.js, s.key, wake); err != nil {
+			// The result alone, as any step's; finish tries the rest.
+			r, rerr := s.result(ctx, s.key, st, apply)
+			return r, errors.Join(pubErr, rerr)
+		}
+	}
+	var released bool
+	r, err := s.retryWrite(ctx, func() (*Record, error) {
+		return s.update(ctx, func(r *Record) error {
+			released = false
+			if r.LastStep == st.Attempt {
+				return errNoChange // written already: its answer was lost
+			}
+			if r.Step == nil || r.Step.Attempt != st.Attempt {
+				return fmt.Errorf("step %s attempt %s %w", st.Name, st.Attempt, errTakenOver)
+			}
+			r.Step, r.LastStep = nil, st.Attempt
+			apply(r)
+			r.Outbox = slices.DeleteFunc(r.Outbox, func(a events.Audit) bool { return slices.Contains(published, a.ID) })
+			if timer && !r.TimerAt.Equal(wake) {
+				r.TimerAt = wake
+			}
+			if s.holds(r) {
+				r.Lease, released = nil, true
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, errors.Join(pubErr, err)
+	}
+	s.released, s.finishErr = released, pubErr
+	s.cfg.Failpoint("result." + st.Name)
 	return r, nil
 }
 
