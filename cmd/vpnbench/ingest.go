@@ -63,8 +63,8 @@ func (b *bench) measureIngest(ctx context.Context, stacks []*stack, r *results) 
 	var targets []*ingestTarget
 	for _, s := range stacks {
 		for _, p := range []*ingestProc{s.webhook, s.ceiling} {
-			t := &ingestTarget{name: p.name, stack: s, proc: p, client: newClient(b.cfg.Connections), result: &ingestResult{}}
-			r.ingest(s.mode.Name)[p.name] = t.result
+			t := &ingestTarget{name: p.Name(), stack: s, proc: p, client: newClient(b.cfg.Connections), result: &ingestResult{}}
+			r.ingest(s.mode.Name)[p.Name()] = t.result
 			targets = append(targets, t)
 		}
 	}

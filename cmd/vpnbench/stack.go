@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vpnbill/vpnbill/internal/childproc"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/notify/mailcatcher"
 	"github.com/vpnbill/vpnbill/internal/providers/purevpn/purevpnsim"
@@ -70,7 +71,7 @@ type stack struct {
 	mode durability
 	dir  string
 
-	nats       *proc
+	nats       *childproc.Process
 	natsURL    string
 	monitorURL string
 	nc         *nats.Conn
@@ -85,13 +86,13 @@ type stack struct {
 	inbox    *inbox
 
 	webhook, ceiling *ingestProc
-	worker           *proc
+	worker           *childproc.Process
 	workerMetrics    string
 }
 
 // ingestProc is a process serving POST /stripe/webhook: the webhook or its ceiling.
 type ingestProc struct {
-	*proc
+	*childproc.Process
 	url        string // the endpoint
 	metricsURL string // its /metrics
 }
@@ -160,7 +161,7 @@ func (s *stack) startNATS(ctx context.Context) error {
 		return err
 	}
 	s.natsURL, s.monitorURL = "nats://"+addr, "http://"+monitor
-	if err := waitHTTP(ctx, s.nats, s.monitorURL+"/healthz?js-enabled-only=true", 30*time.Second); err != nil {
+	if err := s.nats.WaitHTTP(ctx, s.monitorURL+"/healthz?js-enabled-only=true", 30*time.Second); err != nil {
 		return err
 	}
 	var v varz
@@ -218,9 +219,9 @@ func (s *stack) startIngest(ctx context.Context, name, path string, args ...stri
 	if err != nil {
 		return nil, err
 	}
-	ip := &ingestProc{proc: p, url: "http://" + addr + "/stripe/webhook", metricsURL: "http://" + maddr + "/metrics"}
-	if err := waitHTTP(ctx, p, "http://"+addr+"/readyz", 30*time.Second); err != nil {
-		_ = p.stop(time.Second)
+	ip := &ingestProc{Process: p, url: "http://" + addr + "/stripe/webhook", metricsURL: "http://" + maddr + "/metrics"}
+	if err := p.WaitHTTP(ctx, "http://"+addr+"/readyz", 30*time.Second); err != nil {
+		_ = p.Stop(time.Second)
 		return nil, err
 	}
 	return ip, nil
@@ -253,7 +254,7 @@ func (s *stack) startWorker(ctx context.Context, concurrency int) (ready time.Ti
 		return time.Time{}, err
 	}
 	s.workerMetrics = "http://" + maddr + "/metrics"
-	if err := waitHTTP(ctx, s.worker, "http://"+maddr+"/healthz", 30*time.Second); err != nil {
+	if err := s.worker.WaitHTTP(ctx, "http://"+maddr+"/healthz", 30*time.Second); err != nil {
 		return time.Time{}, err
 	}
 	return time.Now(), nil
@@ -264,7 +265,7 @@ func (s *stack) stopWorker() error {
 	if s.worker == nil {
 		return nil
 	}
-	err := s.worker.stop(30 * time.Second)
+	err := s.worker.Stop(30 * time.Second)
 	s.worker = nil
 	return err
 }
@@ -276,14 +277,14 @@ func (s *stack) close() error {
 	errs = append(errs, s.stopWorker())
 	for _, p := range []*ingestProc{s.webhook, s.ceiling} {
 		if p != nil {
-			errs = append(errs, p.stop(30*time.Second))
+			errs = append(errs, p.Stop(30*time.Second))
 		}
 	}
 	if s.nc != nil {
 		s.nc.Close()
 	}
 	if s.nats != nil {
-		errs = append(errs, s.nats.stop(30*time.Second))
+		errs = append(errs, s.nats.Stop(30*time.Second))
 	}
 	for _, srv := range s.servers {
 		_ = srv.Close()

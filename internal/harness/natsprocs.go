@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vpnbill/vpnbill/internal/childproc"
 	"github.com/vpnbill/vpnbill/internal/embednats"
 )
 
@@ -49,8 +48,8 @@ var natsServerBinary = sync.OnceValues(func() (string, error) {
 	}
 	defer os.RemoveAll(tmp)
 	built := filepath.Join(tmp, "nats-server")
-	if out, err := exec.Command("go", "build", "-o", built, natsServerModule).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %w\n%s", natsServerModule, err, out)
+	if err := childproc.GoBuild(context.Background(), built, natsServerModule); err != nil {
+		return "", err
 	}
 	if err := os.Rename(built, path); err != nil {
 		return "", err
@@ -244,14 +243,9 @@ func (c *NATSProcessCluster) Connect(name string) (*nats.Conn, jetstream.JetStre
 }
 
 // Process is a program a test runs as a process of its own, its output
-// going to a log file.
-type Process struct {
-	name   string
-	cmd    *exec.Cmd
-	log    string
-	exited chan struct{}
-	err    error // set before exited is closed
-}
+// going to a log file (childproc.Process, with WaitHTTP bounded by the
+// test's patience alone).
+type Process struct{ *childproc.Process }
 
 // StartProcess starts path with args and env added to this process's
 // environment, its output appended to logPath (the test's temporary
@@ -262,99 +256,18 @@ func StartProcess(t testing.TB, name, path string, env []string, logPath string,
 	if logPath == "" {
 		logPath = filepath.Join(t.TempDir(), name+".log")
 	}
-	out, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	p, err := childproc.Start(name, path, args, append(os.Environ(), env...), logPath)
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}
-	defer out.Close() // the child has its own copy
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("harness: start %s: %v", name, err)
-	}
-	p := &Process{name: name, cmd: cmd, log: logPath, exited: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.exited)
-	}()
 	t.Cleanup(p.Kill)
-	return p
-}
-
-// Exited is closed when the process has ended.
-func (p *Process) Exited() <-chan struct{} { return p.exited }
-
-// Kill sends SIGKILL and waits until the process has ended.
-func (p *Process) Kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.exited
-}
-
-// Stop sends SIGTERM and waits up to grace for the process to end, then
-// kills it; it returns an error, with the end of the log, unless the
-// process ended cleanly within grace.
-func (p *Process) Stop(grace time.Duration) error {
-	select {
-	case <-p.exited:
-		return p.exitError()
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return p.exitError()
-	case <-time.After(grace):
-		p.Kill()
-		return fmt.Errorf("%s did not stop within %s of SIGTERM; killed%s", p.name, grace, p.Tail())
-	}
-}
-
-func (p *Process) exitError() error {
-	if p.err != nil {
-		return fmt.Errorf("%s: %w%s", p.name, p.err, p.Tail())
-	}
-	return nil
-}
-
-// Tail is the end of the process's log, to explain a failure.
-func (p *Process) Tail() string {
-	b, err := os.ReadFile(p.log)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return "\n--- " + p.log + " (end):\n" + strings.TrimSpace(string(b))
+	return &Process{p}
 }
 
 // WaitHTTP polls url until it answers 200; it fails if the process ends
 // first or within passes.
 func (p *Process) WaitHTTP(url string, within time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := client.Do(req); err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("%s ended (%s) before %s answered%s", p.name, p.cmd.ProcessState, url, p.Tail())
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %s did not answer 200 within %s%s", p.name, url, within, p.Tail())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return p.Process.WaitHTTP(context.Background(), url, within)
 }
 
 // GoBuild builds the main package pkg of this module (e.g. "./cmd/worker",
@@ -363,16 +276,9 @@ func (p *Process) WaitHTTP(url string, within time.Duration) error {
 // the first one quick.
 func GoBuild(t testing.TB, pkg string) string {
 	t.Helper()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("harness: go env GOMOD: %v", exitDetail(err))
-	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
 	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("harness: go build %s: %v\n%s", pkg, err, b)
+	if err := childproc.GoBuild(context.Background(), out, pkg); err != nil {
+		t.Fatalf("harness: %v", err)
 	}
 	return out
 }
