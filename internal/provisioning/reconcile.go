@@ -1065,8 +1065,10 @@ func (s *pass) mailed(ctx context.Context, sent *Record, st *Step, m PendingEmai
 		r.Emails[m.ID] = sent
 		r.audit(a)
 	}
-	if sendErr == nil && s.isLast(sent, st, apply) {
-		return s.resultFinish(ctx, st, apply)
+	if sendErr == nil {
+		if next := s.lastResult(sent, st, apply); next != nil {
+			return s.resultFinish(ctx, st, apply, next)
+		}
 	}
 	r, err := s.resultNext(ctx, key, st, apply)
 	if err != nil {
@@ -1078,21 +1080,25 @@ func (s *pass) mailed(ctx context.Context, sent *Record, st *Step, m PendingEmai
 	return r, nil
 }
 
-// isLast reports whether the step st of the pass's own record r (as
-// written with st's intent), once its result (apply) is written, leaves the
-// pass nothing more to do: then resultFinish writes that result and ends
-// the pass in one write.
-func (s *pass) isLast(r *Record, st *Step, apply func(*Record)) bool {
+// lastResult is the pass's own record r (as written with st's intent) with
+// st's result (apply) applied, if that leaves the pass nothing more to do;
+// else nil. Then resultFinish writes that result and ends the pass in one
+// write.
+func (s *pass) lastResult(r *Record, st *Step, apply func(*Record)) *Record {
 	if r == nil || r.Key != s.key || s.limit != nil || !s.holds(r) || r.Step == nil || r.Step.Attempt != st.Attempt {
-		return false
+		return nil
 	}
 	next := r.clone()
 	next.Step, next.LastStep = nil, st.Attempt
 	apply(next)
-	return s.nextStep(next, s.cfg.Now()).do == nil
+	if s.nextStep(next, s.cfg.Now()).do != nil {
+		return nil
+	}
+	return next
 }
 
-// resultFinish writes the result of st, the pass's last step, together
+// resultFinish writes the result of st, the pass's last step (next: the
+// record with that result, from lastResult), together
 // with what finish writes, saving a write: the audits (those the pass's
 // steps wrote and this result's) are published and the next timer stored
 // first, then one compare-and-swap writes the result, removes what was
@@ -1101,14 +1107,7 @@ func (s *pass) isLast(r *Record, st *Step, apply func(*Record)) bool {
 // which takes it again (an email is sent again, once, with the same
 // Message-ID) and publishes the same audits again (the same ids: stored
 // once). run's finish then has nothing left to do.
-func (s *pass) resultFinish(ctx context.Context, st *Step, apply func(*Record)) (*Record, error) {
-	cur, err := s.last.record()
-	if err != nil {
-		return nil, err
-	}
-	next := cur.clone()
-	next.Step, next.LastStep = nil, st.Attempt
-	apply(next)
+func (s *pass) resultFinish(ctx context.Context, st *Step, apply func(*Record), next *Record) (*Record, error) {
 	published, pubErr := events.PublishAudits(ctx, s.js, next.Outbox)
 	wake, timer := s.nextTimer(next)
 	if timer {
