@@ -69,6 +69,10 @@ type RetryError struct {
 	// record is being driven), not failing: it is redelivered however
 	// many times it was, never dead-lettered for it.
 	Busy bool
+	// Wake, if not nil (Busy only), is closed when the work in progress
+	// ends in this process: the message then waits here for it, without
+	// a handler slot, and is handled again as soon as it is closed.
+	Wake <-chan struct{}
 }
 
 func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.After, e.Err) }
@@ -82,6 +86,21 @@ func RetryAfter(err error, d time.Duration) error { return &RetryError{Err: err,
 // RetryAfter, the deliveries it costs never count toward a dead letter, and
 // the handler's slot is free meanwhile.
 func Busy(err error, d time.Duration) error { return &RetryError{Err: err, After: d, Busy: true} }
+
+// BusyUntil is Busy of work in progress in this process, which closes
+// wake when it ends: the message waits in this process, without a handler
+// slot, until wake is closed (or d has passed: then it is handled again
+// and may wait again), rather than travel to the server and back after a
+// guessed delay. A message that has waited ParkFor in all is redelivered
+// after d instead.
+func BusyUntil(err error, d time.Duration, wake <-chan struct{}) error {
+	return &RetryError{Err: err, After: d, Busy: true, Wake: wake}
+}
+
+// ParkFor bounds how long one message waits in the process in all for
+// work in progress to end (BusyUntil) before it is handed back to the
+// server.
+const ParkFor = 5 * time.Minute
 
 // Unavailable reports whether err is JetStream being out of reach for a
 // while — a request that timed out or found no responder, a connection
@@ -121,7 +140,8 @@ type ConsumerConfig struct {
 	// Logger; default none.
 	Logger *zap.Logger
 	// Observe, if set, is called with every settled message's outcome
-	// ("ack", "retry", "dead", "paused") and how long it took.
+	// ("ack", "retry", "dead", "paused") and how long it took to handle
+	// and settle (waits for work in progress, BusyUntil, not included).
 	Observe func(msg jetstream.Msg, outcome string, took time.Duration)
 	// OnSystemic, if set, is called when pulling pauses (alerting, readiness).
 	OnSystemic func(err error, paused bool)
@@ -167,28 +187,36 @@ type Consumer struct {
 	cons    jetstream.Consumer
 	handler Handler
 	log     *zap.Logger
+
+	running chan struct{} // a token per running handler: at most Concurrency
+	credit  credit        // messages asked for and not yet settled or parked
 }
 
 // NewConsumer returns a consume loop of handler over cons. Dead letters are
 // published through js.
 func NewConsumer(js jetstream.JetStream, cons jetstream.Consumer, handler Handler, cfg ConsumerConfig) *Consumer {
 	cfg = cfg.WithDefaults()
-	return &Consumer{cfg: cfg, js: js, cons: cons, handler: handler, log: cfg.Logger}
+	return &Consumer{cfg: cfg, js: js, cons: cons, handler: handler, log: cfg.Logger,
+		running: make(chan struct{}, cfg.Concurrency), credit: credit{more: make(chan struct{}, 1)}}
 }
 
 // Run pulls and handles messages until ctx is canceled, then waits for the
 // handlers in flight to settle their messages and returns nil. It returns an
 // error only if the consumer does not exist.
 //
-// Pulling is credit-based: the loop waits for at least one free handler
-// slot, takes every slot that is free, and fetches at most that many
-// messages; each message starts its handler as it arrives. So a message is
-// pulled only when a handler is free to take it (nothing waits in this
-// process while other workers idle), a full batch is asked for whenever
-// several handlers are free (raising Concurrency raises the pull rate), and
-// the library's dispatch goroutine is never blocked by a busy handler.
+// Pulling is credit-based: the loop waits until fewer messages are owed
+// handling than Concurrency (asked for and not yet settled), and fetches
+// that many more; each message starts its handler as it arrives. So a
+// message is pulled only when a handler is free to take it (nothing waits
+// in this process while other workers idle), a full batch is asked for
+// whenever several handlers are free (raising Concurrency raises the pull
+// rate), and the library's dispatch goroutine is never blocked by a busy
+// handler. A message that waits for work in progress in this process
+// (BusyUntil) is not owed meanwhile: the loop pulls another in its place.
+// Handed back when that work ends, it runs as soon as fewer than
+// Concurrency handlers run, even while a fetch still counts on its credit;
+// a message of that fetch then waits, kept alive, for a handler.
 func (c *Consumer) Run(ctx context.Context) error {
-	slots := make(chan struct{}, c.cfg.Concurrency) // a token per running handler
 	var wg sync.WaitGroup
 	defer func() {
 		wg.Wait()
@@ -196,18 +224,18 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}()
 	failures := 0
 	for {
-		n := c.credits(ctx, slots)
+		n := c.credit.take(ctx, c.cfg.Concurrency)
 		if n == 0 {
 			return nil // stopping
 		}
 		// A pause holds pulling back before the fetch, so no message is
 		// held during it.
 		if !c.gate.wait(ctx, nil, 0) {
-			release(slots, n)
+			c.credit.repay(n)
 			return nil
 		}
-		started, err := c.pull(ctx, n, slots, &wg)
-		release(slots, n-started)
+		started, err := c.pull(ctx, n, &wg)
+		c.credit.repay(n - started)
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -231,36 +259,59 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// credits waits for a free handler slot and then takes every other free
-// one; it returns how many it took, or 0 once ctx ends.
-func (c *Consumer) credits(ctx context.Context, slots chan struct{}) int {
-	select {
-	case slots <- struct{}{}:
-	case <-ctx.Done():
-		return 0
-	}
-	n := 1
-	for n < cap(slots) {
-		select {
-		case slots <- struct{}{}:
-			n++
-		default:
-			return n
-		}
-	}
-	return n
+// credit counts the messages owed handling: asked for in a fetch, or
+// pulled and not yet settled, except while they wait for work in progress
+// (BusyUntil).
+type credit struct {
+	mu   sync.Mutex
+	owed int
+	more chan struct{} // a token when owed fell
 }
 
-func release(slots chan struct{}, n int) {
-	for range n {
-		<-slots
+// take waits until fewer than limit are owed, then takes the rest up to
+// limit and returns how many; 0 once ctx ends.
+func (c *credit) take(ctx context.Context, limit int) int {
+	for {
+		c.mu.Lock()
+		if n := limit - c.owed; n > 0 {
+			c.owed = limit
+			c.mu.Unlock()
+			return n
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.more:
+		case <-ctx.Done():
+			return 0
+		}
+	}
+}
+
+// owe counts n more messages owed handling.
+func (c *credit) owe(n int) {
+	c.mu.Lock()
+	c.owed += n
+	c.mu.Unlock()
+}
+
+// repay counts n messages no longer owed handling.
+func (c *credit) repay(n int) {
+	if n == 0 {
+		return
+	}
+	c.mu.Lock()
+	c.owed -= n
+	c.mu.Unlock()
+	select {
+	case c.more <- struct{}{}:
+	default:
 	}
 }
 
 // pull fetches up to n messages, waiting up to PullWait for the first, and
-// starts a handler for each as it arrives; each handler frees one slot when
-// its message is settled. It returns how many handlers it started.
-func (c *Consumer) pull(ctx context.Context, n int, slots chan struct{}, wg *sync.WaitGroup) (int, error) {
+// starts a handler for each as it arrives. It returns how many handlers
+// it started; each repays its credit when its message is settled.
+func (c *Consumer) pull(ctx context.Context, n int, wg *sync.WaitGroup) (int, error) {
 	fctx, cancel := context.WithTimeout(ctx, c.cfg.PullWait)
 	defer cancel()
 	batch, err := c.cons.Fetch(n, jetstream.FetchContext(fctx))
@@ -272,15 +323,13 @@ func (c *Consumer) pull(ctx context.Context, n int, slots chan struct{}, wg *syn
 		started++
 		wg.Add(1)
 		go func() {
-			defer func() { <-slots; wg.Done() }()
+			defer wg.Done()
 			// A pause that began as this batch arrived: the message waits,
 			// kept alive, for it to end. Every message pulled is handled and
 			// settled, even when the consumer stops meanwhile: a message
 			// dropped on its last delivery would never come back.
 			_ = c.gate.wait(ctx, msg, c.cfg.AckWait/3)
-			// In-flight work finishes even when the consumer stops: a provider
-			// call cut short is an uncertain one. Provider timeouts bound it.
-			if serr := c.handle(context.WithoutCancel(ctx), msg); serr != nil {
+			if serr := c.handle(ctx, msg); serr != nil {
 				c.pause(serr)
 			}
 		}()
@@ -381,10 +430,70 @@ func (g *gate) wait(ctx context.Context, msg jetstream.Msg, heartbeat time.Durat
 	}
 }
 
-// handle runs the handler with InProgress heartbeats and settles the message.
+// handle runs the handler with InProgress heartbeats and settles the
+// message, repaying its credit. It takes a handler token first, waiting
+// for one (kept alive) if Concurrency handlers run. A message that waits
+// for work in progress in this process (BusyUntil) gives its token and
+// its credit back meanwhile, and takes them again to be handled again.
 // It returns the error if it was systemic.
 func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) error {
-	start := time.Now()
+	defer c.credit.repay(1)
+	// In-flight work finishes even when the consumer stops: a provider
+	// call cut short is an uncertain one. Provider timeouts bound it.
+	hctx := context.WithoutCancel(ctx)
+	var took, parked time.Duration
+	for {
+		c.acquire(msg)
+		start := time.Now()
+		err := c.attempt(hctx, msg)
+		took += time.Since(start)
+		var retry *RetryError
+		if errors.As(err, &retry) && retry.Wake != nil && parked < ParkFor && ctx.Err() == nil {
+			<-c.running
+			c.credit.repay(1)
+			wait := time.Now()
+			woke := c.park(ctx, msg, retry.Wake, retry.After)
+			parked += time.Since(wait)
+			c.credit.owe(1)
+			if woke {
+				continue
+			}
+			c.acquire(msg)
+		}
+		start = time.Now()
+		sctx, cancel := context.WithTimeout(hctx, 10*time.Second)
+		outcome, systemic := c.settle(sctx, msg, err)
+		cancel()
+		took += time.Since(start)
+		<-c.running
+		if c.cfg.Observe != nil {
+			c.cfg.Observe(msg, outcome, took)
+		}
+		return systemic
+	}
+}
+
+// acquire takes a handler token, keeping msg alive while it waits.
+func (c *Consumer) acquire(msg jetstream.Msg) {
+	select {
+	case c.running <- struct{}{}:
+		return
+	default:
+	}
+	beat := time.NewTicker(c.cfg.AckWait / 3)
+	defer beat.Stop()
+	for {
+		select {
+		case c.running <- struct{}{}:
+			return
+		case <-beat.C:
+			_ = msg.InProgress()
+		}
+	}
+}
+
+// attempt runs the handler once, with InProgress heartbeats.
+func (c *Consumer) attempt(ctx context.Context, msg jetstream.Msg) error {
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(c.cfg.AckWait / 3)
@@ -398,15 +507,30 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) error {
 			}
 		}
 	}()
-	err := c.handler(ctx, msg)
-	close(done)
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	outcome, systemic := c.settle(sctx, msg, err)
-	if c.cfg.Observe != nil {
-		c.cfg.Observe(msg, outcome, time.Since(start))
+	defer close(done)
+	return c.handler(ctx, msg)
+}
+
+// park keeps msg, without a handler slot, until wake is closed or d has
+// passed (true: handle it again), or the consumer stops (false: settle it
+// as it is), with InProgress heartbeats meanwhile.
+func (c *Consumer) park(ctx context.Context, msg jetstream.Msg, wake <-chan struct{}, d time.Duration) bool {
+	timeout := time.NewTimer(d)
+	defer timeout.Stop()
+	beat := time.NewTicker(c.cfg.AckWait / 3)
+	defer beat.Stop()
+	for {
+		select {
+		case <-wake:
+			return true
+		case <-timeout.C:
+			return true
+		case <-ctx.Done():
+			return false
+		case <-beat.C:
+			_ = msg.InProgress()
+		}
 	}
-	return systemic
 }
 
 // settle is the one place a handler's result becomes Ack, NakWithDelay or
@@ -427,8 +551,13 @@ func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, err error) (ou
 	var retry *RetryError
 	switch {
 	case err == nil:
-		if aerr := msg.DoubleAck(ctx); aerr != nil {
-			log.Warn("ack not confirmed; the message may be redelivered", zap.Error(aerr))
+		// The ack is not waited for: one that is lost only brings the
+		// message back, and handling it again changes nothing (every
+		// handler is idempotent), so a confirmation would buy a log line
+		// for a round trip of every message's handler slot. A stopping
+		// worker drains its connection, which sends the acks still queued.
+		if aerr := msg.Ack(); aerr != nil {
+			log.Warn("ack not sent; the message will be redelivered", zap.Error(aerr))
 		}
 		return "ack", nil
 	case errors.As(err, &sys):

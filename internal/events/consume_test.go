@@ -125,17 +125,26 @@ func (cb *consumerBundle) expect(t *testing.T, want ...settled) {
 	}
 }
 
-// assertAllAcked fails unless the consumer has nothing pending or unacked
-// and its ack floor is lastSeq.
+// assertAllAcked fails unless the consumer comes to have nothing pending
+// or unacked and its ack floor at lastSeq. An ack is sent without waiting
+// for the server's answer, so the last one may still be on its way when
+// the outcome is observed.
 func (cb *consumerBundle) assertAllAcked(t *testing.T, lastSeq uint64) {
 	t.Helper()
-	info, err := cb.cons.Info(testContext(t))
-	if err != nil {
-		t.Fatalf("consumer info: %v", err)
-	}
-	if info.NumAckPending != 0 || info.NumPending != 0 || info.AckFloor.Stream != lastSeq {
-		t.Errorf("consumer: %d unacked, %d pending, ack floor %d; want 0, 0, %d",
-			info.NumAckPending, info.NumPending, info.AckFloor.Stream, lastSeq)
+	deadline := time.Now().Add(guard)
+	for {
+		info, err := cb.cons.Info(testContext(t))
+		if err != nil {
+			t.Fatalf("consumer info: %v", err)
+		}
+		if info.NumAckPending == 0 && info.NumPending == 0 && info.AckFloor.Stream == lastSeq {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer: %d unacked, %d pending, ack floor %d; want 0, 0, %d",
+				info.NumAckPending, info.NumPending, info.AckFloor.Stream, lastSeq)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -608,5 +617,93 @@ func TestConsumerHeartbeatsWaitingMessages(t *testing.T) {
 			t.Errorf("handler calls %v, want each message handled once", calls)
 			break
 		}
+	}
+}
+
+// A message whose work waits on work in progress in this process
+// (BusyUntil) waits here, without its handler slot, and is handled again
+// as soon as that work ends: one delivery, no trip to the server, and the
+// slot it left takes other messages meanwhile.
+func TestConsumerBusyUntilWaitsWithoutASlot(t *testing.T) {
+	t.Parallel()
+	cb := setupConsumer(t)
+	cfg := cb.config(t)
+	cfg.Concurrency = 1
+	wake := make(chan struct{})
+	var calls, others atomic.Int32
+	var deliveries sync.Map // msg id → deliveries seen by the handler
+	stop := cb.run(t, func(ctx context.Context, msg jetstream.Msg) error {
+		id := msg.Headers().Get(nats.MsgIdHdr)
+		meta, err := msg.Metadata()
+		if err != nil {
+			return err
+		}
+		deliveries.Store(id, meta.NumDelivered)
+		if id != "evt_parked" {
+			others.Add(1)
+			return nil
+		}
+		if calls.Add(1) == 1 {
+			// An hour: only wake ends the wait.
+			return events.BusyUntil(errors.New("record busy"), time.Hour, wake)
+		}
+		return nil
+	}, cfg)
+	cb.publish(t, "evt_parked")
+	// With one slot, the others are handled while evt_parked waits.
+	var last uint64
+	for i := range 3 {
+		last = cb.publish(t, fmt.Sprintf("evt_other_%d", i))
+	}
+	cb.expect(t, settled{"evt_other_0", "ack"}, settled{"evt_other_1", "ack"}, settled{"evt_other_2", "ack"})
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("parked message handled %d times before its wake, want 1", n)
+	}
+	close(wake)
+	cb.expect(t, settled{"evt_parked", "ack"})
+	cb.assertAllAcked(t, last)
+	stop()
+	if n := calls.Load(); n != 2 {
+		t.Errorf("parked message handled %d times, want 2", n)
+	}
+	if d, _ := deliveries.Load("evt_parked"); d != uint64(1) {
+		t.Errorf("parked message handled again at delivery %v, want 1 (no redelivery)", d)
+	}
+}
+
+// A parked message is handled again when its wait's bound passes, wake or
+// not, and waits again if still busy; a consumer that stops meanwhile
+// hands it back to the server, which delivers it again.
+func TestConsumerBusyUntilBoundAndStop(t *testing.T) {
+	t.Parallel()
+	cb := setupConsumer(t)
+	never := make(chan struct{})
+	var calls atomic.Int32
+	cfg := cb.config(t)
+	stop := cb.run(t, func(ctx context.Context, msg jetstream.Msg) error {
+		calls.Add(1)
+		return events.BusyUntil(errors.New("record busy"), 20*time.Millisecond, never)
+	}, cfg)
+	seq := cb.publish(t, "evt_bound")
+	deadline := time.Now().Add(guard)
+	for calls.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("handled %d times in %s, want again every 20ms", calls.Load(), guard)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	cb.expect(t, settled{"evt_bound", "retry"})
+
+	// Handed back: another consumer gets it again.
+	var again atomic.Int32
+	cb.run(t, func(ctx context.Context, msg jetstream.Msg) error {
+		again.Add(1)
+		return nil
+	}, cb.config(t))
+	cb.expect(t, settled{"evt_bound", "ack"})
+	cb.assertAllAcked(t, seq)
+	if n := again.Load(); n != 1 {
+		t.Errorf("handled %d times after the stop, want 1", n)
 	}
 }

@@ -3,6 +3,7 @@ package provisioning
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -122,5 +123,56 @@ func TestKeyLocksGiveUpAtOnceDuringAProviderCall(t *testing.T) {
 	u()
 	if n := k.held(); n != 0 {
 		t.Fatalf("%d lock entries left", n)
+	}
+}
+
+func TestKeyLocksWaiterGivesUpWhenTheCallStarts(t *testing.T) {
+	t.Parallel()
+	var k keyLocks
+	unlock, err := k.lock(context.Background(), "sub_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	// A waiter with a LockWait far longer than the test, already waiting
+	// when the holder's provider call starts, is busy then.
+	done := make(chan error, 1)
+	waiting := make(chan struct{})
+	go func() {
+		close(waiting)
+		_, err := k.lockWithin(context.Background(), "sub_1", time.Hour)
+		done <- err
+	}()
+	<-waiting
+	time.Sleep(20 * time.Millisecond) // let it reach its wait
+	called := k.calling("sub_1")
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrBusy) {
+			t.Fatalf("waiter when the call started: %v, want ErrBusy", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a waiting waiter was not turned away when the holder's call started")
+	}
+	called()
+	// A waiter after the call waits its LockWait, as before any call.
+	if _, err := k.lockWithin(context.Background(), "sub_1", 20*time.Millisecond); !errors.Is(err, ErrBusy) || strings.Contains(err.Error(), "provider call") {
+		t.Fatalf("waiter after the call: %v, want ErrBusy after its LockWait", err)
+	}
+	// A second call of the same pass turns a new waiter away too.
+	go func() {
+		_, err := k.lockWithin(context.Background(), "sub_1", time.Hour)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	called = k.calling("sub_1")
+	defer called()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrBusy) {
+			t.Fatalf("waiter at the second call: %v, want ErrBusy", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a waiter was not turned away at the holder's second call")
 	}
 }

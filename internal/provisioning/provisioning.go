@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -194,10 +195,11 @@ var (
 	ErrLeased = errors.New("record leased by another worker")
 	// ErrNoProvider: a plan names a provider that is not configured.
 	ErrNoProvider = errors.New("provider not configured")
-	// ErrBusy: another handler of this process drives the record now and
-	// did not finish within Config.LockWait; what the fact changed is
-	// stored, and that handler may drive it: retry soon, without holding a
-	// handler meanwhile.
+	// ErrBusy: another handler of this process drives the record now
+	// (Apply: at all; Reconcile: in a provider call, or not finished
+	// within Config.LockWait). The error is a *BusyError, whose Wake is
+	// closed when that handler lets go: try again then, without holding a
+	// worker slot meanwhile. Nothing of the fact is written yet.
 	ErrBusy = errors.New("record busy in this process")
 )
 
@@ -226,29 +228,27 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 		}
 		f.Key = key
 	}
-	for _, id := range []string{f.Invoice, f.PaymentIntent, f.Charge} {
-		if err := s.store.index(ctx, id, f.Key); err != nil {
-			return fmt.Errorf("index %s: %w", id, err)
-		}
+	// Another handler of this process drives the record (a fact's pass,
+	// a timer's, an operator's): give up at once, with nothing written,
+	// rather than hold a worker slot for a fold that would meet the
+	// holder's writes and then a wait for it to finish (it is in a
+	// provider call, more often than not). The *BusyError says when the
+	// holder lets go; the event is folded then.
+	unlock, err := s.locks.tryLock(f.Key)
+	if err != nil {
+		return fmt.Errorf("event %s not folded yet: %w", f.EventID, err)
 	}
-	// A record is found by its customer once it is bought (the facts that
-	// can change a customer's address matter only then); other facts do
-	// not write the index again.
-	if f.Kind == billing.Purchase || f.Kind == billing.Renewal {
-		if err := s.store.indexCustomer(ctx, f.Customer, f.Key); err != nil {
-			return fmt.Errorf("index customer %s: %w", f.Customer, err)
-		}
-	}
-	// Nobody of this process driving the record: the fold takes the lease
-	// in the same write when the record then has steps to take (the pass
-	// a Reconcile would start with a write of its own). Otherwise the fold
-	// is written alone and Reconcile decides, as for any record.
-	unlock, locked := s.locks.tryLock(f.Key)
-	var p *pass
-	if locked {
-		defer func() { unlock() }()
-		p = &pass{Service: s, key: f.Key, token: newAttempt()}
-	}
+	defer func() { unlock() }()
+	// The indexes are written while the fact is folded: each is a write
+	// of its own, needed only before the event is settled (a redelivery
+	// writes them again), so they cost the handler one round trip, not one
+	// each after another.
+	indexed := s.indexFact(ctx, f)
+	// The fold takes the lease in the same write when the record then has
+	// steps to take (the pass a Reconcile would start with a write of its
+	// own). Otherwise the fold is written alone and Reconcile decides, as
+	// for any record.
+	p := &pass{Service: s, key: f.Key, token: newAttempt()}
 	var leased bool
 	var cut *Step
 	r, folded, err := s.store.updateFrom(ctx, f.Key, snapshot{}, func(r *Record) error {
@@ -260,16 +260,22 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 			return fmt.Errorf("%w: event %s: the payment of %s is not folded into it yet", ErrUnknownAccount, f.EventID, f.Key)
 		}
 		fold(r, f, s.policy())
-		if p != nil {
-			leased, cut = p.leaseIfDue(r)
-		}
+		leased, cut = p.leaseIfDue(r)
 		return nil
 	})
+	ierr := <-indexed
 	if err != nil {
-		return err
+		return errors.Join(err, ierr)
 	}
 	s.logReview(r, cut)
-	if locked && !leased {
+	if ierr != nil {
+		if leased {
+			p.last = folded
+			p.release()
+		}
+		return ierr
+	}
+	if !leased {
 		unlock()
 		unlock = func() {}
 	}
@@ -294,6 +300,40 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 		errs = append(errs, s.Reconcile(ctx, key))
 	}
 	return errors.Join(errs...)
+}
+
+// indexFact writes the indexes that find f's record by the Stripe objects
+// f names, and by its customer once it is bought (the facts that can change
+// a customer's address matter only then; other facts do not write that
+// index again), all at once. The channel gets their errors, joined, when
+// every write is done.
+func (s *Service) indexFact(ctx context.Context, f billing.Fact) <-chan error {
+	type write struct {
+		what string
+		do   func(context.Context) error
+	}
+	var writes []write
+	for _, id := range []string{f.Invoice, f.PaymentIntent, f.Charge} {
+		writes = append(writes, write{"index " + id, func(ctx context.Context) error { return s.store.index(ctx, id, f.Key) }})
+	}
+	if f.Kind == billing.Purchase || f.Kind == billing.Renewal {
+		writes = append(writes, write{"index customer " + f.Customer, func(ctx context.Context) error { return s.store.indexCustomer(ctx, f.Customer, f.Key) }})
+	}
+	done := make(chan error, 1)
+	errs := make([]error, len(writes))
+	var wg sync.WaitGroup
+	for i, w := range writes {
+		wg.Go(func() {
+			if err := w.do(ctx); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", w.what, err)
+			}
+		})
+	}
+	go func() {
+		wg.Wait()
+		done <- errors.Join(errs...)
+	}()
+	return done
 }
 
 // applyToCustomer applies a fact about a customer to every account record

@@ -731,9 +731,18 @@ func (s *pass) create(ctx context.Context, r *Record) (*Record, error) {
 	if err != nil {
 		return s.createFailed(ctx, r.Key, st, err)
 	}
-	if err := s.store.claim(ctx, plan.Provider, creds.Username, r.Key); err != nil {
-		s.log.Warn("account not claimed; adoption may consider it", zap.String("account", r.Key), zap.Error(err))
-	}
+	// The claim, which keeps another record's adoption from taking the
+	// account, is written beside the result rather than before it: the
+	// account is unclaimed no longer than before (from the create's answer
+	// until the claim is stored), and the result does not wait for it. A
+	// claim that fails is a warning, as it always was.
+	claimed := make(chan error, 1)
+	go func() { claimed <- s.store.claim(ctx, plan.Provider, creds.Username, r.Key) }()
+	defer func() {
+		if err := <-claimed; err != nil {
+			s.log.Warn("account not claimed; adoption may consider it", zap.String("account", r.Key), zap.Error(err))
+		}
+	}()
 	sealed, err := s.sealer.Seal(r.Key, creds.Password)
 	if err != nil {
 		return r, fmt.Errorf("seal credentials: %w", err)

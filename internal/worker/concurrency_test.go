@@ -109,7 +109,7 @@ func (cr *concurrentRun) handle(rng *rand.Rand, st *contention, what string, fn 
 		case err == nil:
 			return nil
 		case errors.As(err, &leased) && errors.Is(err, provisioning.ErrLeased),
-			errors.Is(err, provisioning.ErrBusy): // the worker redelivers both (events.Busy)
+			errors.Is(err, provisioning.ErrBusy): // the worker handles both again (events.Busy, events.BusyUntil)
 			st.leased.Add(1)
 		case errors.Is(err, provisioning.ErrUnknownAccount):
 			st.unknown.Add(1)

@@ -244,6 +244,7 @@ func (w *Worker) HandleTimer(ctx context.Context, msg jetstream.Msg) error {
 // the only place that does.
 func classify(err error) error {
 	var leased *provisioning.LeasedError
+	var busy *provisioning.BusyError
 	var pe *providers.Error
 	switch {
 	case err == nil:
@@ -254,10 +255,12 @@ func classify(err error) error {
 		// way, without holding a handler, and however long it takes: the
 		// wait ends by itself, so it never makes a dead letter.
 		return events.Busy(err, min(max(time.Until(leased.Until), 250*time.Millisecond), time.Second))
-	case errors.Is(err, provisioning.ErrBusy):
+	case errors.As(err, &busy):
 		// Another handler here drives the record (a provider call in
-		// flight): what this event changed is stored; look again soon.
-		return events.Busy(err, 200*time.Millisecond)
+		// flight, more often than not): the message waits in this
+		// process, without a slot, until that handler lets go, and is
+		// handled again then (and at least every second).
+		return events.BusyUntil(err, time.Second, busy.Wake)
 	case errors.Is(err, notify.ErrPermanent), errors.Is(err, provisioning.ErrNoProvider):
 		return events.Permanent(err)
 	case errors.As(err, &pe):
