@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -73,6 +74,10 @@ type RetryError struct {
 	// ends in this process: the message then waits here for it, without
 	// a handler slot, and is handled again as soon as it is closed.
 	Wake <-chan struct{}
+	// Resume, if set (with Wake), handles the message again in place of
+	// the handler, from where it stopped: what it read of the message is
+	// not read again.
+	Resume func(ctx context.Context) error
 }
 
 func (e *RetryError) Error() string { return fmt.Sprintf("retry in %s: %v", e.After, e.Err) }
@@ -190,6 +195,7 @@ type Consumer struct {
 
 	running chan struct{} // a token per running handler: at most Concurrency
 	credit  credit        // messages asked for and not yet settled or parked
+	parked  atomic.Int32  // messages waiting for work in progress (BusyUntil)
 }
 
 // NewConsumer returns a consume loop of handler over cons. Dead letters are
@@ -442,19 +448,31 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) error {
 	// call cut short is an uncertain one. Provider timeouts bound it.
 	hctx := context.WithoutCancel(ctx)
 	var took, parked time.Duration
+	var resume func(context.Context) error
 	for {
 		c.acquire(msg)
 		start := time.Now()
-		err := c.attempt(hctx, msg)
+		err := c.attempt(hctx, msg, resume)
 		took += time.Since(start)
 		var retry *RetryError
+		resume = nil
 		if errors.As(err, &retry) && retry.Wake != nil && parked < ParkFor && ctx.Err() == nil {
+			resume = retry.Resume
 			<-c.running
-			c.credit.repay(1)
+			// Its credit pays for another message meanwhile, unless
+			// Concurrency messages wait so already: the messages this
+			// process holds stay within twice Concurrency.
+			repaid := c.parked.Add(1) <= int32(c.cfg.Concurrency)
+			if repaid {
+				c.credit.repay(1)
+			}
 			wait := time.Now()
 			woke := c.park(ctx, msg, retry.Wake, retry.After)
 			parked += time.Since(wait)
-			c.credit.owe(1)
+			c.parked.Add(-1)
+			if repaid {
+				c.credit.owe(1)
+			}
 			if woke {
 				continue
 			}
@@ -492,23 +510,44 @@ func (c *Consumer) acquire(msg jetstream.Msg) {
 	}
 }
 
-// attempt runs the handler once, with InProgress heartbeats.
-func (c *Consumer) attempt(ctx context.Context, msg jetstream.Msg) error {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(c.cfg.AckWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
-		}
-	}()
-	defer close(done)
+// attempt runs the handler once (or resume, if set), with InProgress
+// heartbeats every third of AckWait.
+func (c *Consumer) attempt(ctx context.Context, msg jetstream.Msg, resume func(context.Context) error) error {
+	defer startHeartbeat(msg, c.cfg.AckWait/3).stop()
+	if resume != nil {
+		return resume(ctx)
+	}
 	return c.handler(ctx, msg)
+}
+
+// heartbeat sends InProgress for a message at an interval until stopped:
+// a timer, not a goroutine, as most handlers finish well before the first.
+type heartbeat struct {
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool
+}
+
+func startHeartbeat(msg jetstream.Msg, every time.Duration) *heartbeat {
+	h := &heartbeat{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.t = time.AfterFunc(every, func() {
+		_ = msg.InProgress()
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if !h.stopped {
+			h.t.Reset(every)
+		}
+	})
+	return h
+}
+
+func (h *heartbeat) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stopped = true
+	h.t.Stop()
 }
 
 // park keeps msg, without a handler slot, until wake is closed or d has

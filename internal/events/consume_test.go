@@ -707,3 +707,31 @@ func TestConsumerBusyUntilBoundAndStop(t *testing.T) {
 		t.Errorf("handled %d times after the stop, want 1", n)
 	}
 }
+
+// A parked message with a Resume is handled again by it, not by the
+// handler: what the handler read of the message is not read again.
+func TestConsumerBusyUntilResumes(t *testing.T) {
+	t.Parallel()
+	cb := setupConsumer(t)
+	wake := make(chan struct{})
+	var handled, resumed atomic.Int32
+	stop := cb.run(t, func(ctx context.Context, msg jetstream.Msg) error {
+		handled.Add(1)
+		err := events.BusyUntil(errors.New("record busy"), time.Hour, wake)
+		var retry *events.RetryError
+		errors.As(err, &retry)
+		retry.Resume = func(context.Context) error {
+			resumed.Add(1)
+			return nil
+		}
+		close(wake)
+		return err
+	}, cb.config(t))
+	seq := cb.publish(t, "evt_resume")
+	cb.expect(t, settled{"evt_resume", "ack"})
+	cb.assertAllAcked(t, seq)
+	stop()
+	if h, r := handled.Load(), resumed.Load(); h != 1 || r != 1 {
+		t.Errorf("handler called %d times, resume %d; want 1 and 1", h, r)
+	}
+}

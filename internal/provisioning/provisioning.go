@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -239,10 +238,9 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 		return fmt.Errorf("event %s not folded yet: %w", f.EventID, err)
 	}
 	defer func() { unlock() }()
-	// The indexes are written while the fact is folded: each is a write
-	// of its own, needed only before the event is settled (a redelivery
-	// writes them again), so they cost the handler one round trip, not one
-	// each after another.
+	// The indexes are written while the fact is folded: writes of their
+	// own, needed only before the event is settled (a redelivery writes
+	// them again), so the fold does not wait for them.
 	indexed := s.indexFact(ctx, f)
 	// The fold takes the lease in the same write when the record then has
 	// steps to take (the pass a Reconcile would start with a write of its
@@ -252,7 +250,7 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 	var leased bool
 	var cut *Step
 	r, folded, err := s.store.updateFrom(ctx, f.Key, snapshot{}, func(r *Record) error {
-		leased, cut = false, nil
+		leased, cut, p.ready = false, nil, nil
 		if r.applied(f.EventID) {
 			return errNoChange
 		}
@@ -261,10 +259,18 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 		}
 		fold(r, f, s.policy())
 		leased, cut = p.leaseIfDue(r)
+		if leased && cut == nil && len(r.SeatKeys()) == 0 {
+			p.ready = p.readyCreate(r)
+		}
 		return nil
 	})
 	ierr := <-indexed
 	if err != nil {
+		if p.ready != nil {
+			// The write's answer may be lost with the write stored: the
+			// create's intent must not stay for a call never made.
+			p.withdraw(ctx, f.Key, p.ready)
+		}
 		return errors.Join(err, ierr)
 	}
 	s.logReview(r, cut)
@@ -305,32 +311,23 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 // indexFact writes the indexes that find f's record by the Stripe objects
 // f names, and by its customer once it is bought (the facts that can change
 // a customer's address matter only then; other facts do not write that
-// index again), all at once. The channel gets their errors, joined, when
-// every write is done.
+// index again), one after another in a goroutine of their own, so that
+// they are written while the caller folds the fact. The channel gets their
+// errors, joined, when every write is done.
 func (s *Service) indexFact(ctx context.Context, f billing.Fact) <-chan error {
-	type write struct {
-		what string
-		do   func(context.Context) error
-	}
-	var writes []write
-	for _, id := range []string{f.Invoice, f.PaymentIntent, f.Charge} {
-		writes = append(writes, write{"index " + id, func(ctx context.Context) error { return s.store.index(ctx, id, f.Key) }})
-	}
-	if f.Kind == billing.Purchase || f.Kind == billing.Renewal {
-		writes = append(writes, write{"index customer " + f.Customer, func(ctx context.Context) error { return s.store.indexCustomer(ctx, f.Customer, f.Key) }})
-	}
 	done := make(chan error, 1)
-	errs := make([]error, len(writes))
-	var wg sync.WaitGroup
-	for i, w := range writes {
-		wg.Go(func() {
-			if err := w.do(ctx); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", w.what, err)
-			}
-		})
-	}
 	go func() {
-		wg.Wait()
+		var errs []error
+		for _, id := range []string{f.Invoice, f.PaymentIntent, f.Charge} {
+			if err := s.store.index(ctx, id, f.Key); err != nil {
+				errs = append(errs, fmt.Errorf("index %s: %w", id, err))
+			}
+		}
+		if f.Kind == billing.Purchase || f.Kind == billing.Renewal {
+			if err := s.store.indexCustomer(ctx, f.Customer, f.Key); err != nil {
+				errs = append(errs, fmt.Errorf("index customer %s: %w", f.Customer, err))
+			}
+		}
 		done <- errors.Join(errs...)
 	}()
 	return done

@@ -221,12 +221,13 @@ type pass struct {
 	// finishErr is what publishing the audits failed with when the last
 	// step's result also finished the pass (resultFinish).
 	finishErr error
-	// ready is the intent of an email step that the last step's result
-	// wrote with it (resultNext), for that email step to take without a
-	// write of its own (takeIntent). An email step recovered after a crash
-	// is sent again anyway, so its intent guards only the lease at the
-	// moment of sending, which the result's write checked. A pass that
-	// ends without taking it clears it (dropReady).
+	// ready is the intent of the next step, written by the write before
+	// it, for that step to take without a write of its own (takeIntent):
+	// an email's by the last step's result (resultNext), a create's by the
+	// fold that took the lease (readyCreate). An email step recovered
+	// after a crash is sent again anyway, so its intent guards only the
+	// lease at the moment of sending, which the result's write checked.
+	// A pass that ends without taking it clears it (dropReady, release).
 	ready *Step
 }
 
@@ -325,7 +326,7 @@ func (s *pass) release() {
 		}
 		r.Lease = nil
 		if ready != nil && r.Step != nil && r.Step.Attempt == ready.Attempt {
-			r.Step = nil // an email intent no step took (ready): nothing was sent
+			r.Step = nil // an intent no step took (ready): no call was made, nothing sent
 		}
 		return nil
 	})
@@ -650,6 +651,23 @@ func (s *pass) readyEmail(r *Record) *Step {
 	return r.Step
 }
 
+// readyCreate writes into r, whose lease the pass takes in the same write
+// (Apply's fold), the intent of its next step if that is a create, and
+// returns it (ready) for create to take without a write of its own
+// (takeIntent). Apply asks for it only when nothing is written between
+// that write and the call (a record without further seats), so the intent
+// is stored no earlier, in effect, than its own write would be; a pass that
+// ends without making the call clears it, as an email's (dropReady,
+// release), and a write whose answer was lost withdraws it.
+func (s *pass) readyCreate(r *Record) *Step {
+	now := s.cfg.Now()
+	if r.Step != nil || r.Review != nil || r.Adopt != nil || s.nextStep(r, now).name != stepCreate {
+		return nil
+	}
+	r.Step = &Step{Name: stepCreate, Attempt: newAttempt(), Owner: s.cfg.Owner, Started: now.UTC()}
+	return r.Step
+}
+
 // takeIntent is intent for step name, unless the last result wrote it
 // already (ready) and r, the record as that result wrote it, carries it.
 func (s *pass) takeIntent(ctx context.Context, r *Record, name string, want func(r *Record) bool) (*Record, *Step, error) {
@@ -718,7 +736,7 @@ func (s *pass) create(ctx context.Context, r *Record) (*Record, error) {
 	}
 	plan := r.Desired.Plan
 	replacing := r.Actual.Exists
-	r, st, err := s.intent(ctx, r.Key, stepCreate, func(r *Record) bool {
+	r, st, err := s.takeIntent(ctx, r, stepCreate, func(r *Record) bool {
 		return s.decide(r, s.cfg.Now()).Target == account.TargetEnabled && r.Review == nil && r.Adopt == nil && r.Actual.Exists == replacing
 	})
 	if err != nil {

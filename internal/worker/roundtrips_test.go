@@ -16,7 +16,7 @@ import (
 // created, the welcome email sent, audits published, the lease released.
 // Every KV read or write, audit publish and timer publish is a round trip;
 // the budget catches a change that adds one to the hot path.
-const roundTripBudget = 18
+const roundTripBudget = 17
 
 // The JetStream round trips of one order, counted on a connection of the
 // service's own (issue 10: count them, and cut the ones not needed for

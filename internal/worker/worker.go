@@ -92,22 +92,40 @@ func (w *Worker) Handle(ctx context.Context, msg jetstream.Msg) error {
 		return w.skipOtherMode(ctx, msg.Data(), env, servedLive)
 	}
 	fact, err := w.translator.TranslateEvent(ctx, ev)
-	log := w.log.With(zap.String("event", fact.EventID), zap.String("type", fact.EventType), zap.String("account", fact.Key))
 	switch {
 	case errors.Is(err, billing.ErrIgnored):
-		log.Info("event changes nothing", zap.Error(err))
+		w.log.Info("event changes nothing", factFields(fact, zap.Error(err))...)
 		return w.svc.Skipped(ctx, fact, err.Error())
 	case errors.Is(err, billing.ErrMalformed), errors.Is(err, billing.ErrUnknownPlan):
 		return events.Permanent(err)
 	case err != nil:
 		return err
 	}
-	err = classify(w.svc.Apply(ctx, fact))
-	if err == nil {
-		log.Debug("event applied")
+	return w.apply(ctx, fact)
+}
+
+// apply applies a translated fact. A fact whose record another handler of
+// this process holds waits for it (events.BusyUntil) and is then applied
+// again as it is, not read and translated again (nor its line items
+// fetched again).
+func (w *Worker) apply(ctx context.Context, fact billing.Fact) error {
+	err := classify(w.svc.Apply(ctx, fact))
+	var retry *events.RetryError
+	switch {
+	case err == nil:
+		if ce := w.log.Check(zap.DebugLevel, "event applied"); ce != nil {
+			ce.Write(factFields(fact)...)
+		}
 		w.failpoint("before.ack")
+	case errors.As(err, &retry) && retry.Wake != nil:
+		retry.Resume = func(ctx context.Context) error { return w.apply(ctx, fact) }
 	}
 	return err
+}
+
+// factFields are the log fields naming a fact, then more.
+func factFields(f billing.Fact, more ...zap.Field) []zap.Field {
+	return append([]zap.Field{zap.String("event", f.EventID), zap.String("type", f.EventType), zap.String("account", f.Key)}, more...)
 }
 
 // servedMode is the Stripe mode the worker serves: true live, false test.
