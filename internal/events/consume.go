@@ -455,7 +455,6 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) error {
 		err := c.attempt(hctx, msg, resume)
 		took += time.Since(start)
 		var retry *RetryError
-		resume = nil
 		if errors.As(err, &retry) && retry.Wake != nil && parked < ParkFor && ctx.Err() == nil {
 			resume = retry.Resume
 			<-c.running
