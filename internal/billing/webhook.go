@@ -123,6 +123,9 @@ var ErrMalformed = errors.New("malformed Stripe event")
 
 // ParseEnvelope decodes and checks the envelope of a Stripe event.
 func ParseEnvelope(payload []byte) (Envelope, error) {
+	if e, ok := scanEnvelope(payload); ok {
+		return e, e.check()
+	}
 	var e Envelope
 	if err := json.Unmarshal(payload, &e); err != nil {
 		return e, fmt.Errorf("%w: %w", ErrMalformed, err)
