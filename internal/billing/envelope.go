@@ -19,24 +19,34 @@ import (
 // is ignored, or nesting deeper than encoding/json allows. ParseEnvelope
 // then decodes with encoding/json, which gives the answer and the error.
 func scanEnvelope(p []byte) (e Envelope, ok bool) {
+	e, _, ok = scanEvent(p, false)
+	return e, ok
+}
+
+// scanEvent is scanEnvelope that also returns, if withObject, the raw
+// bytes of data.object (nil if there is none), as ReadEvent reads them:
+// a "data" that is not an object, or a key in it that matches "object"
+// only when case is ignored, is left to encoding/json too. The bytes are
+// p's, not a copy.
+func scanEvent(p []byte, withObject bool) (e Envelope, object []byte, ok bool) {
 	s := scanner{p: p}
 	s.space()
 	if !s.take('{') {
-		return e, false
+		return e, nil, false
 	}
 	s.space()
 	if s.take('}') {
-		return e, s.end()
+		return e, object, s.end()
 	}
 	for {
 		s.space()
 		key, plain := s.str()
 		if !plain {
-			return e, false
+			return e, nil, false
 		}
 		s.space()
 		if !s.take(':') {
-			return e, false
+			return e, nil, false
 		}
 		s.space()
 		switch string(key) {
@@ -50,19 +60,25 @@ func scanEnvelope(p []byte) (e Envelope, ok bool) {
 			e.Created, ok = s.integer()
 		case "livemode":
 			e.Livemode, ok = s.boolean()
+		case "data":
+			if withObject {
+				ok = s.data(&object)
+			} else {
+				ok = s.value(1)
+			}
 		default:
-			ok = !foldsToField(key) && s.value(1)
+			ok = !foldsTo(key, envelopeFields[:]) && !(withObject && foldsTo(key, dataField)) && s.value(1)
 		}
 		if !ok {
-			return e, false
+			return e, nil, false
 		}
 		s.space()
 		switch {
 		case s.take(','):
 		case s.take('}'):
-			return e, s.end()
+			return e, object, s.end()
 		default:
-			return e, false
+			return e, nil, false
 		}
 	}
 }
@@ -70,15 +86,64 @@ func scanEnvelope(p []byte) (e Envelope, ok bool) {
 // envelopeFields are the JSON keys of Envelope.
 var envelopeFields = [...]string{"id", "type", "created", "livemode", "api_version"}
 
-// foldsToField reports whether key, not one of envelopeFields, would match
-// one of them in encoding/json, which ignores case.
-func foldsToField(key []byte) bool {
-	for _, f := range envelopeFields {
+var (
+	dataField   = []string{"data"}
+	objectField = []string{"object"}
+)
+
+// foldsTo reports whether key, not one of fields, would match one of them
+// in encoding/json, which ignores case.
+func foldsTo(key []byte, fields []string) bool {
+	for _, f := range fields {
 		if strings.EqualFold(string(key), f) {
 			return true
 		}
 	}
 	return false
+}
+
+// data consumes the value of the top-level "data", an object, noting the
+// raw bytes of its "object" (the last one, as encoding/json keeps it).
+func (s *scanner) data(object *[]byte) bool {
+	if !s.take('{') {
+		return false // null or not an object: encoding/json decides
+	}
+	s.space()
+	if s.take('}') {
+		return true
+	}
+	for {
+		s.space()
+		key, plain := s.str()
+		if !plain {
+			return false
+		}
+		s.space()
+		if !s.take(':') {
+			return false
+		}
+		s.space()
+		start := s.i
+		switch {
+		case string(key) == "object":
+			if !s.value(2) {
+				return false
+			}
+			*object = s.p[start:s.i]
+		case foldsTo(key, objectField):
+			return false
+		case !s.value(2):
+			return false
+		}
+		s.space()
+		switch {
+		case s.take(','):
+		case s.take('}'):
+			return true
+		default:
+			return false
+		}
+	}
 }
 
 // maxDepth is encoding/json's limit of nested objects and arrays.

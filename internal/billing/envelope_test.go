@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -28,6 +29,27 @@ func readsAsJSON(t *testing.T, payload []byte) (scanned bool) {
 	return ok
 }
 
+// readsEventAsJSON is readsAsJSON of scanEvent with the object, beside
+// what ReadEvent decoded with encoding/json before the scan.
+func readsEventAsJSON(t *testing.T, payload []byte) (scanned bool) {
+	t.Helper()
+	got, object, ok := scanEvent(payload, true)
+	var want struct {
+		Envelope
+		Data struct {
+			Object json.RawMessage `json:"object"`
+		} `json:"data"`
+	}
+	err := json.Unmarshal(payload, &want)
+	switch {
+	case ok && err != nil:
+		t.Fatalf("scan read %q, which encoding/json refuses: %v", clip(payload), err)
+	case ok && (got != want.Envelope || !bytes.Equal(object, want.Data.Object) || (object == nil) != (want.Data.Object == nil)):
+		t.Fatalf("scan read %+v and object %q from %q; encoding/json %+v and %q", got, clip(object), clip(payload), want.Envelope, clip(want.Data.Object))
+	}
+	return ok
+}
+
 func clip(p []byte) string {
 	if len(p) > 300 {
 		return string(p[:300]) + "…"
@@ -42,7 +64,7 @@ func TestScanEnvelopeReadsEveryEvent(t *testing.T) {
 	n := 0
 	for _, v := range stripetest.Versions {
 		for _, e := range builderEvents(time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC), v) {
-			if !readsAsJSON(t, e.payload) {
+			if !readsAsJSON(t, e.payload) || !readsEventAsJSON(t, e.payload) {
 				t.Fatalf("%s (%s): not read by the scan", e.typ, v)
 			}
 			n++
@@ -98,6 +120,7 @@ func TestScanEnvelopeEdges(t *testing.T) {
 			if got := readsAsJSON(t, []byte(tc.payload)); got != tc.scanned {
 				t.Fatalf("scanned = %v, want %v", got, tc.scanned)
 			}
+			readsEventAsJSON(t, []byte(tc.payload))
 		})
 	}
 	deep := `{"a":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + `}`
@@ -113,8 +136,11 @@ func TestScanEnvelopeEdges(t *testing.T) {
 func FuzzScanEnvelope(f *testing.F) {
 	addSeeds(f)
 	f.Add([]byte(`{"id":"evt_1","ID":"evt_2","type":"x","created":1,"data":[1,{"b":"\u00e9"}]}`))
+	f.Add([]byte(`{"id":"evt_1","data":{"object":{"a":1},"Object":2}}`))
+	f.Add([]byte(`{"id":"evt_1","data":{"object":{"a":1}},"data":{"x":1}}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		readsAsJSON(t, payload)
+		readsEventAsJSON(t, payload)
 	})
 }
 
@@ -139,4 +165,42 @@ func BenchmarkParseEnvelope(b *testing.B) {
 			}
 		}
 	})
+}
+
+// data.object as ReadEvent keeps it: the last one, across repeated "data"
+// keys too, and what the scan leaves to encoding/json.
+func TestScanEventObject(t *testing.T) {
+	t.Parallel()
+	const base = `"id":"evt_1","type":"invoice.paid","created":1700000000`
+	for _, tc := range []struct {
+		name, payload string
+		scanned       bool
+		object        string
+	}{
+		{"object", `{` + base + `,"data":{"object":{"id":"in_1","n":[1,2]},"previous_attributes":{}}}`, true, `{"id":"in_1","n":[1,2]}`},
+		{"space around", `{` + base + `,"data":{ "object" :  {"id":"in_1"}  }}`, true, `{"id":"in_1"}`},
+		{"no object", `{` + base + `,"data":{"x":1}}`, true, ``},
+		{"no data", `{` + base + `}`, true, ``},
+		{"last object counts", `{` + base + `,"data":{"object":{"a":1},"object":{"b":2}}}`, true, `{"b":2}`},
+		{"a second data without object keeps the first's", `{` + base + `,"data":{"object":{"a":1}},"data":{"x":1}}`, true, `{"a":1}`},
+		{"object not an object", `{` + base + `,"data":{"object":"sub_1"}}`, true, `"sub_1"`},
+		{"data null", `{` + base + `,"data":null}`, false, ``},
+		{"data a string", `{` + base + `,"data":"x"}`, false, ``},
+		// Left to encoding/json, which ignores case.
+		{"Object", `{` + base + `,"data":{"Object":{"a":1}}}`, false, `{"a":1}`},
+		{"Data", `{` + base + `,"Data":{"object":{"a":1}}}`, false, `{"a":1}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := readsEventAsJSON(t, []byte(tc.payload)); got != tc.scanned {
+				t.Fatalf("scanned = %v, want %v", got, tc.scanned)
+			}
+			ev, err := ReadEvent([]byte(tc.payload))
+			if err != nil && tc.scanned {
+				t.Fatal(err)
+			}
+			if string(ev.Object) != tc.object && err == nil {
+				t.Fatalf("object %q, want %q", ev.Object, tc.object)
+			}
+		})
+	}
 }

@@ -200,8 +200,16 @@ type Event struct {
 }
 
 // ReadEvent decodes and checks the envelope of a Stripe event, and keeps
-// its data.object, in one reading of the payload.
+// its data.object, in one reading of the payload (a scan, see scanEvent;
+// encoding/json for what the scan leaves to it). The object may share
+// payload's memory.
 func ReadEvent(payload []byte) (Event, error) {
+	if env, object, ok := scanEvent(payload, true); ok {
+		if err := env.check(); err != nil {
+			return Event{Envelope: env}, err
+		}
+		return Event{Envelope: env, Object: object}, nil
+	}
 	var ev struct {
 		Envelope
 		Data struct {
