@@ -67,7 +67,8 @@ func scanEvent(p []byte, withObject bool) (e Envelope, object []byte, ok bool) {
 				ok = s.value(1)
 			}
 		default:
-			ok = !foldsTo(key, envelopeFields[:]) && !(withObject && foldsTo(key, dataField)) && s.value(1)
+			folds := foldsTo(key, envelopeFields[:]) || withObject && foldsTo(key, dataField)
+			ok = !folds && s.value(1)
 		}
 		if !ok {
 			return e, nil, false
