@@ -3,7 +3,10 @@ package embednats
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"time"
@@ -110,8 +113,59 @@ func (c *Cluster) Stop() {
 }
 
 // FreePorts returns n distinct loopback ports nobody listens on now (the
-// cluster's route ports; the harness's process ports).
+// cluster's route ports; the harness's process ports), chosen below the
+// range the system hands out as the local ports of outgoing connections
+// and to listeners on port 0 (ip_local_port_range): a server stopped and
+// started again on its port, as a test restarts a node, finds the port
+// free, where one of that range may meanwhile be any connection's local
+// port ("address already in use").
 func FreePorts(n int) ([]int, error) {
+	const from = 10000
+	to := ephemeralLow()
+	if to-from < 100*n {
+		return anyFreePorts(n)
+	}
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}()
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 1000*n {
+			return anyFreePorts(n)
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", from+rand.IntN(to-from)))
+		if err != nil {
+			continue // taken
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// ephemeralLow is the first port of the system's ephemeral range, 32768
+// if it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return low
+}
+
+// anyFreePorts returns n distinct loopback ports from listeners on port 0.
+func anyFreePorts(n int) ([]int, error) {
 	var ports []int
 	var lns []net.Listener
 	defer func() {

@@ -316,10 +316,18 @@ func (s *pass) release() {
 	if s.released {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	ready := s.ready
 	s.ready = nil
+	if ready != nil && ready.Name == stepCreate {
+		// A create's intent no step took (readyCreate): no call was made.
+		// Left, it would be taken for a create cut short by a crash (a
+		// review), so it is withdrawn as surely as a lost intent is, not
+		// within the lease's best-effort 5 s: a failure here is often
+		// JetStream away (an index write failed).
+		s.withdraw(context.Background(), s.key, ready)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	_, err := s.update(ctx, func(r *Record) error {
 		if !s.holds(r) {
 			return errNoChange
