@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"strconv"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
