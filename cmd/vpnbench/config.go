@@ -92,7 +92,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.Connections, "connections", 50, "ingest: concurrent connections")
 	fs.DurationVar(&c.JSDuration, "js-duration", 3*time.Second, "JetStream ceilings: length of one measurement")
 	fs.IntVar(&c.JSPublishers, "js-publishers", 50, "JetStream ceilings: concurrent synchronous publishers (besides the one-publisher rate)")
-	fs.IntVar(&c.Orders, "orders", 2000, "end to end: orders stored before the worker starts")
+	fs.IntVar(&c.Orders, "orders", 5000, "end to end: orders stored before the worker starts (enough that a run at the highest concurrency lasts seconds, not one)")
 	concurrency := fs.String("concurrency", "4,16,64,256", "end to end: WORKER_CONCURRENCY settings, in order")
 	fs.IntVar(&c.LatencyRate, "latency-rate", 100, "latency: orders per second, steady")
 	fs.DurationVar(&c.LatencyDuration, "latency-duration", 20*time.Second, "latency: how long orders arrive")

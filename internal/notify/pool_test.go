@@ -127,3 +127,44 @@ func TestSendKeepsSessionsOpen(t *testing.T) {
 		t.Errorf("%d distinct messages arrived, want %d", len(got), 12+sessionMessages)
 	}
 }
+
+// IdleSessions sessions are kept between rounds of that many emails sent at
+// once: the rounds after the first open none (fewer kept would close and
+// open sessions every round).
+func TestIdleSessionsKeptBetweenConcurrentRounds(t *testing.T) {
+	t.Parallel()
+	catcher := harness.Mail(t, mailcatcher.Options{})
+	p := newProxy(t, catcher.Addr())
+	const at, rounds = 24, 3 // more than the default of 16
+	mm, err := New(Config{URL: "smtp://" + p.ln.Addr().String(), From: testFrom, IdleSessions: at}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = mm.Close() })
+	ctx := testCtx(t)
+	for r := range rounds {
+		var wg sync.WaitGroup
+		errs := make(chan error, at)
+		start := make(chan struct{})
+		for i := range at {
+			wg.Go(func() {
+				<-start
+				errs <- mm.Send(ctx, numbered(t, r*at+i))
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", r, err)
+			}
+		}
+	}
+	if n := p.conns.Load(); n > at {
+		t.Errorf("%d rounds of %d emails at once took %d SMTP connections, want at most %d", rounds, at, n, at)
+	}
+	if n := len(catcher.Messages()); n != rounds*at {
+		t.Errorf("%d messages arrived, want %d", n, rounds*at)
+	}
+}

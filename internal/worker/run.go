@@ -131,6 +131,12 @@ func newParts(cfg Config, log *zap.Logger) (*parts, error) {
 			return nil, fmt.Errorf("plan %s uses provider %s, which is not configured", plan.ID, plan.Provider)
 		}
 	}
+	if cfg.Mail.IdleSessions == 0 {
+		// A handler sends one email at a time: keep as many sessions open
+		// as there are handlers of Stripe events, so that a busy worker
+		// does not close and open sessions all the time.
+		cfg.Mail.IdleSessions = cfg.Consumer.WithDefaults().Concurrency
+	}
 	smtp, err := notify.New(cfg.Mail, log.Named("mail"))
 	if err != nil {
 		return nil, fmt.Errorf("mail: %w", err)
