@@ -31,24 +31,11 @@ func scanEnvelope(p []byte) (e Envelope, ok bool) {
 func scanEvent(p []byte, withObject bool) (e Envelope, object []byte, ok bool) {
 	s := scanner{p: p}
 	s.space()
-	if !s.take('{') {
-		return e, nil, false
-	}
-	s.space()
-	if s.take('}') {
-		return e, object, s.end()
-	}
-	for {
-		s.space()
-		key, plain := s.str()
+	ok = s.object(func(key []byte, plain bool) bool {
 		if !plain {
-			return e, nil, false
+			return false
 		}
-		s.space()
-		if !s.take(':') {
-			return e, nil, false
-		}
-		s.space()
+		var ok bool
 		switch string(key) {
 		case "id":
 			e.ID, ok = s.plainString()
@@ -70,18 +57,12 @@ func scanEvent(p []byte, withObject bool) (e Envelope, object []byte, ok bool) {
 			folds := foldsTo(key, envelopeFields[:]) || withObject && foldsTo(key, dataField)
 			ok = !folds && s.value(1)
 		}
-		if !ok {
-			return e, nil, false
-		}
-		s.space()
-		switch {
-		case s.take(','):
-		case s.take('}'):
-			return e, object, s.end()
-		default:
-			return e, nil, false
-		}
+		return ok
+	})
+	if !ok || !s.end() {
+		return Envelope{}, nil, false
 	}
+	return e, object, true
 }
 
 // envelopeFields are the JSON keys of Envelope.
@@ -106,45 +87,25 @@ func foldsTo(key []byte, fields []string) bool {
 // data consumes the value of the top-level "data", an object, noting the
 // raw bytes of its "object" (the last one, as encoding/json keeps it).
 func (s *scanner) data(object *[]byte) bool {
-	if !s.take('{') {
+	if s.i == len(s.p) || s.p[s.i] != '{' {
 		return false // null or not an object: encoding/json decides
 	}
-	s.space()
-	if s.take('}') {
-		return true
-	}
-	for {
-		s.space()
-		key, plain := s.str()
-		if !plain {
-			return false
-		}
-		s.space()
-		if !s.take(':') {
-			return false
-		}
-		s.space()
+	return s.object(func(key []byte, plain bool) bool {
 		start := s.i
 		switch {
+		case !plain:
+			return false
 		case string(key) == "object":
 			if !s.value(2) {
 				return false
 			}
 			*object = s.p[start:s.i]
+			return true
 		case foldsTo(key, objectField):
 			return false
-		case !s.value(2):
-			return false
 		}
-		s.space()
-		switch {
-		case s.take(','):
-		case s.take('}'):
-			return true
-		default:
-			return false
-		}
-	}
+		return s.value(2)
+	})
 }
 
 // maxDepth is encoding/json's limit of nested objects and arrays.
@@ -305,6 +266,53 @@ func (s *scanner) digits() int {
 	return s.i - start
 }
 
+// object consumes an object, which must come next, calling member with
+// each key (its raw bytes, and whether it is plain: see str) and the
+// scanner at the key's value, which member consumes. It fails where the
+// object or a member does.
+func (s *scanner) object(member func(key []byte, plain bool) bool) bool {
+	if !s.take('{') {
+		return false
+	}
+	s.space()
+	if s.take('}') {
+		return true
+	}
+	for {
+		s.space()
+		key, plain, ok := s.key()
+		if !ok {
+			return false
+		}
+		s.space()
+		if !s.take(':') {
+			return false
+		}
+		s.space()
+		if !member(key, plain) {
+			return false
+		}
+		s.space()
+		switch {
+		case s.take(','):
+		case s.take('}'):
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// key consumes a string, an object's key: its raw bytes, whether it is
+// plain, and whether it is well-formed.
+func (s *scanner) key() (raw []byte, plain, ok bool) {
+	start, ok, plain := s.skipString()
+	if !ok {
+		return nil, false, false
+	}
+	return s.p[start : s.i-1], plain, true
+}
+
 // value consumes any well-formed value at nesting depth (the top-level
 // object is 1).
 func (s *scanner) value(depth int) bool {
@@ -319,33 +327,7 @@ func (s *scanner) value(depth int) bool {
 		if depth+1 > maxDepth {
 			return false
 		}
-		s.i++
-		s.space()
-		if s.take('}') {
-			return true
-		}
-		for {
-			s.space()
-			if _, ok, _ := s.skipString(); !ok {
-				return false
-			}
-			s.space()
-			if !s.take(':') {
-				return false
-			}
-			s.space()
-			if !s.value(depth + 1) {
-				return false
-			}
-			s.space()
-			switch {
-			case s.take(','):
-			case s.take('}'):
-				return true
-			default:
-				return false
-			}
-		}
+		return s.object(func([]byte, bool) bool { return s.value(depth + 1) })
 	case c == '[':
 		if depth+1 > maxDepth {
 			return false

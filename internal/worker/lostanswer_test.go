@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
+	"github.com/vpnbill/vpnbill/internal/billing"
 	"github.com/vpnbill/vpnbill/internal/events"
 	"github.com/vpnbill/vpnbill/internal/harness"
 	"github.com/vpnbill/vpnbill/internal/notify"
@@ -67,46 +68,64 @@ func (k *failIndex) Put(ctx context.Context, key string, data []byte) (uint64, e
 // the account once, without a review.
 func TestFoldStoredButItsIndexNot(t *testing.T) {
 	t.Parallel()
+	f := newFaultyStore(t, func(accounts jetstream.KeyValue, _ string) jetstream.KeyValue {
+		return &failIndex{KeyValue: accounts}
+	})
+	ctx := context.Background()
+	if err := f.svc.Apply(ctx, f.facts[0]); !events.Unavailable(err) {
+		t.Fatalf("checkout whose index write failed: %v, want JetStream unavailable (a retry)", err)
+	}
+	if rec := f.record(t); rec.Step != nil || rec.Lease != nil {
+		t.Fatalf("after the failed index write the record holds step %+v, lease %+v; want neither", rec.Step, rec.Lease)
+	}
+	f.redeliverCreatesOnce(t)
+}
+
+// A purchase's fold takes the lease and writes the create's intent in one
+// write. When that write is stored but its answer lost, the intent is
+// withdrawn before the event is handed back: the redelivery creates the
+// account once and sends the welcome, and nothing takes the intent for a
+// create cut short by a crash (which would put a PureVPN record in review).
+func TestFoldWithTheCreateIntentWhoseAnswerIsLost(t *testing.T) {
+	t.Parallel()
+	var kv *loseAnswer
+	f := newFaultyStore(t, func(accounts jetstream.KeyValue, key string) jetstream.KeyValue {
+		kv = &loseAnswer{KeyValue: accounts, key: key}
+		return kv
+	})
+	if err := f.svc.Apply(context.Background(), f.facts[0]); !events.Unavailable(err) {
+		t.Fatalf("checkout whose fold's answer was lost: %v, want JetStream unavailable (a retry)", err)
+	}
+	if !kv.lost.Load() {
+		t.Fatal("no write carried the create's intent")
+	}
+	if rec := f.record(t); rec.Step != nil {
+		t.Fatalf("after the lost answer the record holds step %+v, want the intent withdrawn", rec.Step)
+	}
+	if n := f.r.pure.Calls("create"); n != 0 {
+		t.Fatalf("%d creates before the redelivery, want 0", n)
+	}
+	f.redeliverCreatesOnce(t)
+}
+
+// faultyStore is one purchase, and a provisioning service whose bucket
+// ACCOUNTS is wrapped by a fault (over the real one, given the record's key).
+type faultyStore struct {
+	w     *world
+	r     *run
+	svc   *provisioning.Service
+	facts []billing.Fact
+}
+
+func newFaultyStore(t *testing.T, fault func(accounts jetstream.KeyValue, key string) jetstream.KeyValue) *faultyStore {
+	t.Helper()
 	ns := harness.NATS(t)
-	_, js := harness.Connect(t, ns, "index-fails")
+	_, js := harness.Connect(t, ns, "faulty-store")
 	topo := harness.Topology(t, js, events.Config{})
 	mail := harness.Mail(t, mailcatcher.Options{})
 	w := &world{js: ns, jsc: js, store: provisioning.NewStore(topo.Accounts), mail: mail}
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	r := w.newRun(t, t0)
-	kv := &failIndex{KeyValue: topo.Accounts}
-	svc := lostAnswerService(t, r, js, mail, kv)
-	ctx := context.Background()
-	facts := purchase(r, t0, "std")
-	if err := svc.Apply(ctx, facts[0]); !events.Unavailable(err) {
-		t.Fatalf("checkout whose index write failed: %v, want JetStream unavailable (a retry)", err)
-	}
-	rec, _, err := w.store.Get(ctx, r.sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Step != nil || rec.Lease != nil {
-		t.Fatalf("after the failed index write the record holds step %+v, lease %+v; want neither", rec.Step, rec.Lease)
-	}
-	for _, f := range facts {
-		if err := svc.Apply(ctx, f); err != nil {
-			t.Fatalf("%s: %v", f.EventID, err)
-		}
-	}
-	rec, _, err = w.store.Get(ctx, r.sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rec.Review != nil {
-		t.Fatalf("record in review: %s", rec.Review.Reason)
-	}
-	if n, accounts := r.pure.Calls("create"), len(r.pure.Accounts()); n != 1 || accounts != 1 || rec.Emails["welcome.1"].Sent.IsZero() {
-		t.Fatalf("%d creates, %d accounts, welcome sent %v; want 1, 1, sent", n, accounts, rec.Emails["welcome.1"].Sent)
-	}
-}
-
-func lostAnswerService(t *testing.T, r *run, js jetstream.JetStream, mail *mailcatcher.Catcher, kv jetstream.KeyValue) *provisioning.Service {
-	t.Helper()
 	pc, err := purevpn.New(purevpn.Config{URL: harness.Serve(t, r.pure), User: "u", Password: "p"})
 	if err != nil {
 		t.Fatal(err)
@@ -119,72 +138,47 @@ func lostAnswerService(t *testing.T, r *run, js jetstream.JetStream, mail *mailc
 	if err != nil {
 		t.Fatal(err)
 	}
-	return provisioning.New(provisioning.Config{Now: r.clock.Now, GracePeriod: new(grace), DeleteAfter: new(deleteAfter), Livemode: new(false)},
-		provisioning.NewStore(kv), js, map[providers.Name]provisioning.Provider{providers.PureVPN: worker.PureVPN{Client: pc, Now: r.clock.Now}},
+	svc := provisioning.New(provisioning.Config{Now: r.clock.Now, GracePeriod: new(grace), DeleteAfter: new(deleteAfter), Livemode: new(false)},
+		provisioning.NewStore(fault(topo.Accounts, r.sub)), js,
+		map[providers.Name]provisioning.Provider{providers.PureVPN: worker.PureVPN{Client: pc, Now: r.clock.Now}},
 		mailer, sealer, zap.NewNop())
+	return &faultyStore{w: w, r: r, svc: svc, facts: purchase(r, t0, "std")}
 }
 
-// A purchase's fold takes the lease and writes the create's intent in one
-// write. When that write is stored but its answer lost, the intent is
-// withdrawn before the event is handed back: the redelivery creates the
-// account once and sends the welcome, and nothing takes the intent for a
-// create cut short by a crash (which would put a PureVPN record in review).
-func TestFoldWithTheCreateIntentWhoseAnswerIsLost(t *testing.T) {
-	t.Parallel()
-	ns := harness.NATS(t)
-	_, js := harness.Connect(t, ns, "lost-answer")
-	topo := harness.Topology(t, js, events.Config{})
-	mail := harness.Mail(t, mailcatcher.Options{})
-	w := &world{js: ns, jsc: js, store: provisioning.NewStore(topo.Accounts), mail: mail}
-	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	r := w.newRun(t, t0)
-	kv := &loseAnswer{KeyValue: topo.Accounts, key: r.sub}
-	svc := lostAnswerService(t, r, js, mail, kv)
-
-	ctx := context.Background()
-	facts := purchase(r, t0, "std")
-	err := svc.Apply(ctx, facts[0])
-	if !events.Unavailable(err) {
-		t.Fatalf("checkout whose fold's answer was lost: %v, want JetStream unavailable (a retry)", err)
-	}
-	if !kv.lost.Load() {
-		t.Fatal("no write carried the create's intent")
-	}
-	rec, _, err := w.store.Get(ctx, r.sub)
+func (f *faultyStore) record(t *testing.T) *provisioning.Record {
+	t.Helper()
+	rec, _, err := f.w.store.Get(context.Background(), f.r.sub)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Step != nil {
-		t.Fatalf("after the lost answer the record holds step %+v, want the intent withdrawn", rec.Step)
-	}
-	if n := r.pure.Calls("create"); n != 0 {
-		t.Fatalf("%d creates before the redelivery, want 0", n)
-	}
+	return rec
+}
 
-	// The redelivery and the invoice.
-	for _, f := range facts {
-		if err := svc.Apply(ctx, f); err != nil {
-			t.Fatalf("%s: %v", f.EventID, err)
+// redeliverCreatesOnce applies the purchase's facts again (the redelivery
+// and the invoice) and fails unless the account was created once, without
+// a review, and the welcome sent once.
+func (f *faultyStore) redeliverCreatesOnce(t *testing.T) {
+	t.Helper()
+	for _, fact := range f.facts {
+		if err := f.svc.Apply(context.Background(), fact); err != nil {
+			t.Fatalf("%s: %v", fact.EventID, err)
 		}
 	}
-	rec, _, err = w.store.Get(ctx, r.sub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rec := f.record(t)
 	if rec.Review != nil {
 		t.Fatalf("record in review: %s", rec.Review.Reason)
 	}
-	if n, accounts := r.pure.Calls("create"), len(r.pure.Accounts()); n != 1 || accounts != 1 {
+	if n, accounts := f.r.pure.Calls("create"), len(f.r.pure.Accounts()); n != 1 || accounts != 1 {
 		t.Fatalf("%d creates, %d accounts; want 1 and 1", n, accounts)
 	}
 	if rec.Emails["welcome.1"].Sent.IsZero() {
 		t.Fatal("the welcome is not recorded as sent")
 	}
 	var to []string
-	for _, m := range mail.Messages() {
+	for _, m := range f.w.mail.Messages() {
 		to = append(to, m.To...)
 	}
-	if len(to) != 1 || to[0] != r.email {
-		t.Fatalf("emails to %v, want the welcome once, to %s", to, r.email)
+	if len(to) != 1 || to[0] != f.r.email {
+		t.Fatalf("emails to %v, want the welcome once, to %s", to, f.r.email)
 	}
 }
