@@ -14,7 +14,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if full.Out != "docs/performance.md" || full.Orders != 2000 || full.Connections != 50 || !slices.Equal(full.Concurrency, []int{4, 16, 64, 256}) ||
+	if full.Out != "docs/performance.md" || full.Orders != 5000 || full.Connections != 50 || !slices.Equal(full.Concurrency, []int{4, 16, 64, 256}) ||
 		full.RSSEvents != 10000 || full.LatencyRate != 100 || full.ProviderLatency != 200*time.Millisecond || !full.runs("growth") {
 		t.Errorf("defaults: %+v", full)
 	}

@@ -46,7 +46,7 @@ func TestEveryFigureIsARowEvenUnmeasured(t *testing.T) {
 
 func TestFigures(t *testing.T) {
 	t.Parallel()
-	cfg, err := parseConfig([]string{"-only", "ingest,e2e,provider", "-concurrency", "4,16", "-provider-concurrency", "16"}, io.Discard)
+	cfg, err := parseConfig([]string{"-only", "ingest,e2e,provider", "-concurrency", "4,16", "-provider-concurrency", "16", "-orders", "2000"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,6 +70,8 @@ func TestFigures(t *testing.T) {
 		{"ingest: bytes allocated per request, webhook ÷ ceiling / default", 1.3, true, false},
 		{"ingest: webhook ÷ ceiling, req/s (50 connections) / sync always", math.NaN(), false, true},
 		{"end to end: orders/s, WORKER_CONCURRENCY=16 (2000 orders) / default", 1, true, false},
+		// The 1,000 orders/s target is read at the highest concurrency only.
+		{"end to end: orders/s, WORKER_CONCURRENCY=4 (2000 orders) / default", 0.2, false, false},
 		{"end to end: WORKER_CONCURRENCY=16 ÷ 4 / default", 5, true, false},
 		{"provider latency 200ms: orders/s ÷ C / L, WORKER_CONCURRENCY=16 / default", 1, true, false},
 		{"peak RSS: webhook under full ingest load (50 connections) / default", math.NaN(), false, true},
@@ -82,6 +84,12 @@ func TestFigures(t *testing.T) {
 		if math.IsNaN(tc.ratio) != math.IsNaN(f.Ratio) || (!math.IsNaN(tc.ratio) && math.Abs(f.Ratio-tc.ratio) > 1e-9) || f.Met != tc.met || perf.Missing(f) != tc.missing {
 			t.Errorf("%s: ratio %v met %v missing %v; want %v %v %v", tc.name, f.Ratio, f.Met, perf.Missing(f), tc.ratio, tc.met, tc.missing)
 		}
+	}
+	if f := byName["end to end: orders/s, WORKER_CONCURRENCY=4 (2000 orders) / default"]; f.Target != "" {
+		t.Errorf("WORKER_CONCURRENCY=4, not the highest, has the target %q", f.Target)
+	}
+	if f := byName["end to end: orders/s, WORKER_CONCURRENCY=16 (2000 orders) / default"]; f.Target == "" {
+		t.Error("WORKER_CONCURRENCY=16, the highest, has no target")
 	}
 	for _, f := range figs {
 		if strings.HasPrefix(f.Name, "JetStream") || strings.HasPrefix(f.Name, "latency") || strings.HasPrefix(f.Name, "growth") {
