@@ -249,8 +249,9 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 	p := &pass{Service: s, key: f.Key, token: newAttempt()}
 	var leased bool
 	var cut *Step
+	var built *Record // what the last attempt wrote (or tried to)
 	r, folded, err := s.store.updateFrom(ctx, f.Key, snapshot{}, func(r *Record) error {
-		leased, cut, p.ready = false, nil, nil
+		leased, cut, p.ready, built = false, nil, nil, r
 		if r.applied(f.EventID) {
 			return errNoChange
 		}
@@ -269,7 +270,7 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 		if p.ready != nil {
 			// The write's answer may be lost with the write stored: the
 			// create's intent must not stay for a call never made.
-			p.withdraw(ctx, f.Key, p.ready)
+			p.withdrawOr(ctx, f.Key, p.ready, built)
 		}
 		return errors.Join(err, ierr)
 	}

@@ -564,8 +564,32 @@ func (s *pass) retryWrite(ctx context.Context, write func() (*Record, error)) (*
 // (cleared now, or never stored). A stale read fails the swap and is read
 // again. The extra revision is paid only after a lost answer.
 func (s *pass) withdraw(ctx context.Context, key string, st *Step) {
+	s.withdrawOr(ctx, key, st, nil)
+}
+
+// withdrawOr is withdraw of the intent that the record's first write
+// carried (Apply's fold of a new record), whose answer was lost: the
+// record may not exist at all. A read that does not find it proves
+// nothing (a replica behind), so absence is proved by a write too: the
+// record as that write would have stored it, without the intent and the
+// lease (instead), is created with compare-and-swap. It is stored only if
+// no record is, and then the lost write can never be stored after it; if
+// one is, the create fails and the record is read again.
+func (s *pass) withdrawOr(ctx context.Context, key string, st *Step, instead *Record) {
 	_, err := s.retryWrite(ctx, func() (*Record, error) {
 		r, snap, err := s.store.get(ctx, key)
+		if errors.Is(err, ErrNotFound) && instead != nil {
+			clean := instead.clone()
+			clean.Step, clean.Lease = nil, nil
+			written, err := s.store.put(ctx, clean, 0)
+			if err != nil {
+				return nil, err // errConflict: it exists after all; read again
+			}
+			if key == s.key {
+				s.last = written
+			}
+			return clean, nil
+		}
 		if errors.Is(err, ErrNotFound) {
 			// The record held this pass's lease: it exists. A replica
 			// without it has not caught up.

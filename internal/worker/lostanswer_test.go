@@ -3,6 +3,7 @@ package worker_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,6 +105,47 @@ func TestFoldWithTheCreateIntentWhoseAnswerIsLost(t *testing.T) {
 	}
 	if n := f.r.pure.Calls("create"); n != 0 {
 		t.Fatalf("%d creates before the redelivery, want 0", n)
+	}
+	f.redeliverCreatesOnce(t)
+}
+
+// dropCreate is bucket ACCOUNTS whose first write of a new record key
+// carrying a create's intent is lost before it is stored, its answer a
+// timeout, as when the stream's leader dies before storing it.
+type dropCreate struct {
+	jetstream.KeyValue
+	key     string
+	dropped atomic.Bool
+}
+
+func (k *dropCreate) Create(ctx context.Context, key string, data []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	if key == k.key && bytes.Contains(data, []byte(`"step":{"name":"create"`)) && k.dropped.CompareAndSwap(false, true) {
+		return 0, nats.ErrTimeout
+	}
+	return k.KeyValue.Create(ctx, key, data, opts...)
+}
+
+// A new record's first write, the fold with the lease and the create's
+// intent, lost before it was stored: the record cannot be found, which a
+// read alone does not prove. The fold is then written without the intent
+// and the lease, with compare-and-swap, at once (not after a minute of
+// reads), and the redelivery creates the account once.
+func TestFoldOfANewRecordLostBeforeStored(t *testing.T) {
+	t.Parallel()
+	var kv *dropCreate
+	f := newFaultyStore(t, func(accounts jetstream.KeyValue, key string) jetstream.KeyValue {
+		kv = &dropCreate{KeyValue: accounts, key: key}
+		return kv
+	})
+	if err := f.svc.Apply(context.Background(), f.facts[0]); !events.Unavailable(err) {
+		t.Fatalf("checkout whose first write was lost: %v, want JetStream unavailable (a retry)", err)
+	}
+	if !kv.dropped.Load() {
+		t.Fatal("no write carried the create's intent")
+	}
+	rec := f.record(t)
+	if rec.Step != nil || rec.Lease != nil || !slices.Contains(rec.Applied, f.facts[0].EventID) {
+		t.Fatalf("after the lost first write: step %+v, lease %+v, applied %v; want the fold without either", rec.Step, rec.Lease, rec.Applied)
 	}
 	f.redeliverCreatesOnce(t)
 }
