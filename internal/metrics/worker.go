@@ -50,7 +50,7 @@ type Worker struct {
 // NewWorker registers the worker's metrics in reg and returns their hooks:
 //
 //	vpnbill_worker_events_total{consumer,outcome}        messages settled: ack, retry, dead, paused
-//	vpnbill_worker_handle_seconds{consumer}              handling time of one message, settling included
+//	vpnbill_worker_handle_seconds{consumer}              handling time of one message, settling included, waits for a busy record not
 //	vpnbill_worker_receipt_to_done_seconds               webhook receipt to acked or dead-lettered (stream STRIPE)
 //	vpnbill_worker_dead_letters_total{consumer}          messages copied to stream DEAD
 //	vpnbill_worker_paused{consumer}                      1 while pulling is paused by a systemic failure
