@@ -142,17 +142,6 @@ func (s *scanner) end() bool {
 	return s.i == len(s.p)
 }
 
-// str consumes a string and returns its raw bytes between the quotes;
-// plain is false if it is not a well-formed string, or holds an escape or
-// a byte beyond ASCII (well-formed, but not read here).
-func (s *scanner) str() (raw []byte, plain bool) {
-	start, ok, plain := s.skipString()
-	if !ok {
-		return nil, false
-	}
-	return s.p[start : s.i-1], plain
-}
-
 // skipString consumes a well-formed string (ok), reporting whether it is
 // plain: no escape, nothing beyond ASCII. start is where its content
 // begins.
@@ -200,10 +189,11 @@ func (s *scanner) skipString() (start int, ok, plain bool) {
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
-// plainString consumes a plain string (str) and returns it.
+// plainString consumes a string and returns it if it is plain: no
+// escape, nothing beyond ASCII (well-formed, but not read here).
 func (s *scanner) plainString() (string, bool) {
-	raw, plain := s.str()
-	return string(raw), plain
+	raw, plain, ok := s.rawString()
+	return string(raw), ok && plain
 }
 
 // integer consumes a number written as an integer that fits in int64.
@@ -267,7 +257,7 @@ func (s *scanner) digits() int {
 }
 
 // object consumes an object, which must come next, calling member with
-// each key (its raw bytes, and whether it is plain: see str) and the
+// each key (its raw bytes, and whether it is plain: see plainString) and the
 // scanner at the key's value, which member consumes. It fails where the
 // object or a member does.
 func (s *scanner) object(member func(key []byte, plain bool) bool) bool {
@@ -280,7 +270,7 @@ func (s *scanner) object(member func(key []byte, plain bool) bool) bool {
 	}
 	for {
 		s.space()
-		key, plain, ok := s.key()
+		key, plain, ok := s.rawString()
 		if !ok {
 			return false
 		}
@@ -303,9 +293,9 @@ func (s *scanner) object(member func(key []byte, plain bool) bool) bool {
 	}
 }
 
-// key consumes a string, an object's key: its raw bytes, whether it is
-// plain, and whether it is well-formed.
-func (s *scanner) key() (raw []byte, plain, ok bool) {
+// rawString consumes a string: its raw bytes between the quotes, whether
+// it is plain (plainString), and whether it is well-formed.
+func (s *scanner) rawString() (raw []byte, plain, ok bool) {
 	start, ok, plain := s.skipString()
 	if !ok {
 		return nil, false, false

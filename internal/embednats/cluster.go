@@ -121,9 +121,21 @@ func (c *Cluster) Stop() {
 // port ("address already in use").
 func FreePorts(n int) ([]int, error) {
 	const from = 10000
-	to := ephemeralLow()
-	if to-from < 100*n {
-		return anyFreePorts(n)
+	if to := ephemeralLow(); to-from >= 100*n {
+		pick := func() string { return fmt.Sprintf("127.0.0.1:%d", from+rand.IntN(to-from)) }
+		if ports, err := listenPorts(n, 1000*n, pick); err == nil {
+			return ports, nil
+		}
+	}
+	return listenPorts(n, n, func() string { return "127.0.0.1:0" })
+}
+
+// listenPorts listens on pick() until n listeners are open, giving up
+// after tries listens (a port taken costs one), and returns their ports,
+// closed again.
+func listenPorts(n, tries int, pick func() string) ([]int, error) {
+	if n == 0 {
+		return nil, nil
 	}
 	var ports []int
 	var lns []net.Listener
@@ -132,18 +144,19 @@ func FreePorts(n int) ([]int, error) {
 			_ = ln.Close()
 		}
 	}()
-	for tries := 0; len(ports) < n; tries++ {
-		if tries > 1000*n {
-			return anyFreePorts(n)
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", from+rand.IntN(to-from)))
-		if err != nil {
-			continue // taken
+	var err error
+	for range tries {
+		var ln net.Listener
+		if ln, err = net.Listen("tcp", pick()); err != nil {
+			continue
 		}
 		lns = append(lns, ln)
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		if len(ports) == n {
+			return ports, nil
+		}
 	}
-	return ports, nil
+	return nil, fmt.Errorf("%d free ports in %d listens: %w", n, tries, err)
 }
 
 // ephemeralLow is the first port of the system's ephemeral range, 32768
@@ -162,24 +175,4 @@ func ephemeralLow() int {
 		return 32768
 	}
 	return low
-}
-
-// anyFreePorts returns n distinct loopback ports from listeners on port 0.
-func anyFreePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

@@ -449,33 +449,20 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg) error {
 	hctx := context.WithoutCancel(ctx)
 	var took, parked time.Duration
 	var resume func(context.Context) error
+	c.acquire(msg)
 	for {
-		c.acquire(msg)
 		start := time.Now()
 		err := c.attempt(hctx, msg, resume)
 		took += time.Since(start)
 		var retry *RetryError
 		if errors.As(err, &retry) && retry.Wake != nil && parked < ParkFor && ctx.Err() == nil {
 			resume = retry.Resume
-			<-c.running
-			// Its credit pays for another message meanwhile, unless
-			// Concurrency messages wait so already: the messages this
-			// process holds stay within twice Concurrency.
-			repaid := c.parked.Add(1) <= int32(c.cfg.Concurrency)
-			if repaid {
-				c.credit.repay(1)
-			}
 			wait := time.Now()
-			woke := c.park(ctx, msg, retry.Wake, retry.After)
+			woke := c.waitFor(ctx, msg, retry)
 			parked += time.Since(wait)
-			c.parked.Add(-1)
-			if repaid {
-				c.credit.owe(1)
-			}
 			if woke {
 				continue
 			}
-			c.acquire(msg)
 		}
 		start = time.Now()
 		sctx, cancel := context.WithTimeout(hctx, 10*time.Second)
@@ -497,16 +484,30 @@ func (c *Consumer) acquire(msg jetstream.Msg) {
 		return
 	default:
 	}
-	beat := time.NewTicker(c.cfg.AckWait / 3)
-	defer beat.Stop()
-	for {
-		select {
-		case c.running <- struct{}{}:
-			return
-		case <-beat.C:
-			_ = msg.InProgress()
-		}
+	defer startHeartbeat(msg, c.cfg.AckWait/3).stop()
+	c.running <- struct{}{}
+}
+
+// waitFor waits, without msg's handler token, for the work in progress
+// that retry names (BusyUntil), and then takes a token again. It reports
+// whether msg is to be handled again; false: the consumer stops, settle
+// it as it is.
+func (c *Consumer) waitFor(ctx context.Context, msg jetstream.Msg, retry *RetryError) bool {
+	<-c.running
+	// Its credit pays for another message meanwhile, unless Concurrency
+	// messages wait so already: the messages this process holds stay
+	// within twice Concurrency.
+	repaid := c.parked.Add(1) <= int32(c.cfg.Concurrency)
+	if repaid {
+		c.credit.repay(1)
 	}
+	woke := c.park(ctx, msg, retry.Wake, retry.After)
+	c.parked.Add(-1)
+	if repaid {
+		c.credit.owe(1)
+	}
+	c.acquire(msg)
+	return woke
 }
 
 // attempt runs the handler once (or resume, if set), with InProgress
@@ -553,21 +554,16 @@ func (h *heartbeat) stop() {
 // passed (true: handle it again), or the consumer stops (false: settle it
 // as it is), with InProgress heartbeats meanwhile.
 func (c *Consumer) park(ctx context.Context, msg jetstream.Msg, wake <-chan struct{}, d time.Duration) bool {
+	defer startHeartbeat(msg, c.cfg.AckWait/3).stop()
 	timeout := time.NewTimer(d)
 	defer timeout.Stop()
-	beat := time.NewTicker(c.cfg.AckWait / 3)
-	defer beat.Stop()
-	for {
-		select {
-		case <-wake:
-			return true
-		case <-timeout.C:
-			return true
-		case <-ctx.Done():
-			return false
-		case <-beat.C:
-			_ = msg.InProgress()
-		}
+	select {
+	case <-wake:
+		return true
+	case <-timeout.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -581,23 +577,26 @@ func (c *Consumer) settle(ctx context.Context, msg jetstream.Msg, err error) (ou
 		delivered = meta.NumDelivered
 		seq = meta.Sequence.Stream
 	}
-	log := c.log.With(zap.String("subject", msg.Subject()), zap.Uint64("seq", seq),
-		zap.String("msg_id", msg.Headers().Get(nats.MsgIdHdr)), zap.Uint64("delivery", delivered))
-
-	var perm *PermanentError
-	var sys *SystemicError
-	var retry *RetryError
-	switch {
-	case err == nil:
+	logger := func() *zap.Logger { // not built for an ack, which writes no line
+		return c.log.With(zap.String("subject", msg.Subject()), zap.Uint64("seq", seq),
+			zap.String("msg_id", msg.Headers().Get(nats.MsgIdHdr)), zap.Uint64("delivery", delivered))
+	}
+	if err == nil {
 		// The ack is not waited for: one that is lost only brings the
 		// message back, and handling it again changes nothing (every
 		// handler is idempotent), so a confirmation would buy a log line
 		// for a round trip of every message's handler slot. A stopping
 		// worker drains its connection, which sends the acks still queued.
 		if aerr := msg.Ack(); aerr != nil {
-			log.Warn("ack not sent; the message will be redelivered", zap.Error(aerr))
+			logger().Warn("ack not sent; the message will be redelivered", zap.Error(aerr))
 		}
 		return "ack", nil
+	}
+	log := logger()
+	var perm *PermanentError
+	var sys *SystemicError
+	var retry *RetryError
+	switch {
 	case errors.As(err, &sys):
 		if delivered >= uint64(c.cfg.MaxDeliver) {
 			// JetStream will not deliver it again: keep it in DEAD rather

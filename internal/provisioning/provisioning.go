@@ -275,30 +275,27 @@ func (s *Service) Apply(ctx context.Context, f billing.Fact) error {
 		return errors.Join(err, ierr)
 	}
 	s.logReview(r, cut)
-	if ierr != nil {
-		if leased {
-			p.last = folded
-			p.release()
-		}
-		return ierr
-	}
-	if !leased {
+	if leased {
+		p.last = folded
+	} else {
 		unlock()
 		unlock = func() {}
 	}
-	// Every further seat follows the record; copying is idempotent, so a
-	// redelivery after a crash here finishes it.
-	seats, err := s.propagateSeats(ctx, r)
+	// Every further seat follows the record (once the indexes are
+	// stored); copying is idempotent, so a redelivery after a crash here
+	// finishes it.
+	var seats []string
+	if err = ierr; err == nil {
+		seats, err = s.propagateSeats(ctx, r)
+	}
 	if err != nil {
 		if leased {
-			p.last = folded
-			p.release()
+			p.release() // the create's intent it carried too
 		}
 		return err
 	}
 	var errs []error
 	if leased {
-		p.last = folded
 		errs = append(errs, p.run(ctx, r))
 	} else {
 		errs = append(errs, s.reconcileFrom(ctx, f.Key, folded))
